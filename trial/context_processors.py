@@ -1,0 +1,28 @@
+"""Navigation: each role sees only the pages it may use."""
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+# (url name, label, permission). Later apps add their pages here.
+NAVIGATION = [
+    ("participant_list", _("Participants"), "trial.view_participant"),
+    ("screening_new", _("Screen a patient"), "trial.screen_patient"),
+    ("screening_log", _("Screening log"), "trial.view_screening"),
+    ("audit_trail", _("Audit trail"), "trial.view_audit_trail"),
+]
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    idle = settings.SESSION_IDLE_MINUTES
+    if user is None or not user.is_authenticated:
+        return {"nav_items": [], "session_idle_minutes": idle}
+    items = [
+        {"url": reverse(name), "label": label, "active": request.path.startswith(reverse(name))}
+        for name, label, permission in NAVIGATION
+        if user.has_perm(permission)
+    ]
+    if user.is_staff:
+        items.append({"url": reverse("admin:index"), "label": _("Administration"), "active": False})
+    return {"nav_items": items, "session_idle_minutes": idle}

@@ -1,0 +1,184 @@
+"""A believable demo trial, built through the real services (contracts.md §5).
+
+Used by ``manage.py seed_demo`` and by the browser tests. Running it again
+changes nothing that exists: users are updated in place and the clinical demo
+data is only created when the demo site has no screenings yet.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from . import services
+from .eligibility import ANSWERED_CRITERIA
+from .models import ChemoRegimen, ConsentFormVersion, Screening, Site, UserProfile
+from .roles import (
+    BLINDED_ASSESSOR,
+    DATA_MANAGER,
+    DSMB,
+    INVESTIGATOR,
+    RESEARCH_NURSE,
+    UNBLINDED_STATISTICIAN,
+    roles_sync,
+)
+
+DEMO_SITE_CODE = "changsha"
+
+# username -> (role, first name, last name, all sites?, staff?)
+DEMO_USERS = {
+    "nurse": (RESEARCH_NURSE, "Li", "Na", False, False),
+    "assessor": (BLINDED_ASSESSOR, "Wang", "Fang", False, False),
+    "investigator": (INVESTIGATOR, "Zhang", "Wei", False, False),
+    "statistician": (UNBLINDED_STATISTICIAN, "Chen", "Jing", True, False),
+    "dsmb": (DSMB, "Liu", "Yang", True, False),
+    "datamanager": (DATA_MANAGER, "Zhao", "Min", True, True),
+}
+
+INITIALS = ["LX", "WF", "ZY", "CH", "LJ", "YM", "HQ", "ZL", "SX", "GW", "HY", "XL", "MD", "TF"]
+
+
+@dataclass
+class DemoSummary:
+    users: int
+    screened: int
+    participants: int
+
+
+def demo_users(*, password: str) -> list:
+    """Create or update the six demo users, one per role, all at the demo site."""
+    roles_sync()
+    site, _created = Site.objects.get_or_create(
+        code=DEMO_SITE_CODE,
+        defaults={"name": "Changsha (demo site)", "study_id_prefix": "MLT"},
+    )
+    User = get_user_model()
+    users = []
+    for username, (role, first, last, all_sites, staff) in DEMO_USERS.items():
+        user, _created = User.objects.get_or_create(username=username)
+        user.first_name, user.last_name = first, last
+        user.email = f"{username}@example.org"
+        user.is_staff = staff
+        user.set_password(password)
+        user.save()
+        user.groups.set([Group.objects.get(name=role)])
+        profile, _created = UserProfile.objects.get_or_create(user=user)
+        profile.all_sites = all_sites
+        profile.save()
+        profile.sites.add(site)
+        users.append(user)
+    return users
+
+
+def _demo_consent_forms() -> list[ConsentFormVersion]:
+    v1, _ = ConsentFormVersion.objects.get_or_create(
+        version="1.0", defaults={"approved_on": date(2019, 5, 20), "active": False}
+    )
+    v2, _ = ConsentFormVersion.objects.get_or_create(
+        version="1.1", defaults={"approved_on": date(2019, 6, 10), "active": True}
+    )
+    return [v1, v2]
+
+
+@transaction.atomic
+def seed_demo(*, password: str, participants: int = 40, today: date | None = None) -> DemoSummary:
+    users = demo_users(password=password)
+    if participants <= 0:
+        return DemoSummary(users=len(users), screened=0, participants=0)
+    site = Site.objects.get(code=DEMO_SITE_CODE)
+    if Screening.objects.filter(site=site).exists():
+        return DemoSummary(
+            users=len(users),
+            screened=Screening.objects.filter(site=site).count(),
+            participants=site.participants.count(),
+        )
+    _versions = _demo_consent_forms()
+    version = ConsentFormVersion.objects.get(version="1.1")
+    nurse = get_user_model().objects.get(username="nurse")
+    today = today or timezone.localdate()
+    rng = random.Random(19076)  # noqa: S311 - demo values, not security
+
+    enrolled = 0
+    screened = 0
+    # Roughly the trial's proportions: about a third of screened patients
+    # enrol; the rest fail a criterion or decline.
+    total_screenings = max(participants * 3 + 6, 12)
+    start = today - timedelta(days=240)
+    for index in range(total_screenings):
+        screening_date = start + timedelta(days=(index * 230) // total_screenings)
+        answers = {key: False for key in ANSWERED_CRITERIA}
+        age = rng.randint(28, 68)
+        want_participant = enrolled < participants and index % 3 == 0
+        if not want_participant:
+            reason = index % 11
+            if reason == 1:
+                age = rng.choice([16, 17, 71, 75])
+            elif 2 <= reason <= 8:
+                answers[ANSWERED_CRITERIA[reason - 2]] = True
+        birth = screening_date - timedelta(days=age * 365 + rng.randint(10, 300))
+        data = services.ScreeningInput(
+            screening_date=screening_date,
+            initials=rng.choice(INITIALS),
+            hospital_number=f"H{2019000 + index:07d}",
+            date_of_birth=birth,
+            sex="female",
+            confirmed_diagnosis=True,
+            scheduled_procedure_date=screening_date + timedelta(days=rng.randint(1, 7)),
+            answers=answers,
+            evidence_dates={},
+        )
+        screening = services.screening_record(site=site, data=data, by=nurse)
+        screened += 1
+        if not screening.eligible:
+            continue
+        if not want_participant:
+            if index % 2:
+                services.screening_decline(
+                    screening=screening,
+                    declined_on=screening_date,
+                    reason=rng.choice(
+                        ["Does not want to take extra medication", "Lives far from the hospital"]
+                    ),
+                    by=nurse,
+                )
+            continue
+        participant = services.participant_consent(
+            screening=screening,
+            consent_date=screening_date,
+            form_version=version,
+            signed_form_filed=True,
+            by=nurse,
+        )
+        enrolled += 1
+        # The most recent few are still waiting for their baseline form.
+        if enrolled > participants - 3:
+            continue
+        height = Decimal(rng.randint(150, 172))
+        weight = Decimal(rng.randint(45, 80))
+        comorbid = rng.random() < 0.3
+        services.baseline_save(
+            participant=participant,
+            data={
+                "height_cm": height,
+                "weight_kg": weight,
+                "comorbidity": comorbid,
+                "comorbidity_list": "Hypertension" if comorbid else "",
+                "surgical_site": rng.choice(["left", "right"]),
+                "preop_vas_mm": rng.choice([0, 0, 0, 10, 20, 35, 50]),
+                "procedure_type": rng.choice(["mastectomy", "mastectomy", "lumpectomy"]),
+                "procedure_date": screening.scheduled_procedure_date,
+                "chemo_regimen": rng.choice(ChemoRegimen.values),
+                "radiotherapy": rng.random() < 0.5,
+                "hormone_therapy": rng.random() < 0.6,
+                "targeted_therapy": rng.random() < 0.2,
+            },
+            by=nurse,
+        )
+    return DemoSummary(users=len(users), screened=screened, participants=enrolled)

@@ -1,0 +1,95 @@
+"""The trial's roles as Django groups, and the permissions each one holds.
+
+This mapping is the one place that says who may do what; ``roles_sync`` makes
+the groups match it and runs after every ``migrate`` (and as
+``manage.py sync_roles``), so it is idempotent.
+"""
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+RESEARCH_NURSE = "research_nurse"
+BLINDED_ASSESSOR = "blinded_assessor"
+INVESTIGATOR = "investigator"
+UNBLINDED_STATISTICIAN = "unblinded_statistician"
+DSMB = "dsmb"
+DATA_MANAGER = "data_manager"
+
+ROLE_LABELS = {
+    RESEARCH_NURSE: _("Research nurse"),
+    BLINDED_ASSESSOR: _("Blinded assessor"),
+    INVESTIGATOR: _("Investigator"),
+    UNBLINDED_STATISTICIAN: _("Unblinded statistician"),
+    DSMB: _("DSMB member"),
+    DATA_MANAGER: _("Data manager"),
+}
+
+# Roles that may learn allocations. Everyone else is blinded.
+UNBLINDED_ROLES = frozenset({UNBLINDED_STATISTICIAN, DSMB})
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    RESEARCH_NURSE: [
+        "trial.view_participant",
+        "trial.view_screening",
+        "trial.view_baseline",
+        "trial.screen_patient",
+        "trial.consent_participant",
+        "trial.edit_baseline",
+    ],
+    BLINDED_ASSESSOR: [
+        "trial.view_participant",
+    ],
+    INVESTIGATOR: [
+        "trial.view_participant",
+        "trial.view_screening",
+        "trial.view_baseline",
+    ],
+    UNBLINDED_STATISTICIAN: [
+        "trial.view_participant",
+    ],
+    DSMB: [],
+    DATA_MANAGER: [
+        "trial.view_participant",
+        "trial.view_screening",
+        "trial.view_baseline",
+        "trial.view_audit_trail",
+        "trial.view_auditevent",
+        "trial.view_site",
+        "trial.add_site",
+        "trial.change_site",
+        "trial.view_consentformversion",
+        "trial.add_consentformversion",
+        "trial.change_consentformversion",
+        "trial.view_userprofile",
+        "trial.add_userprofile",
+        "trial.change_userprofile",
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.view_group",
+    ],
+}
+
+
+def _permission(dotted: str) -> Permission:
+    app_label, codename = dotted.split(".", 1)
+    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+
+@transaction.atomic
+def roles_sync() -> list[str]:
+    """Create the role groups and set their permissions exactly; return the group names."""
+    for role, dotted_permissions in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        group.permissions.set([_permission(p) for p in dotted_permissions])
+    return list(ROLE_PERMISSIONS)
+
+
+def user_roles(user) -> list[str]:
+    """The role names of a user (cached on the user object for the request)."""
+    cached = getattr(user, "_trial_roles", None)
+    if cached is None:
+        cached = sorted(user.groups.values_list("name", flat=True)) if user.is_authenticated else []
+        user._trial_roles = cached
+    return cached

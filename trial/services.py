@@ -1,0 +1,333 @@
+"""Write layer of the participant core: screening, consent, enrolment and baseline.
+
+Each service runs in one transaction, checks the domain rules itself (forms
+only check shape), names who acted, and leaves history rows that the audit
+trail mirrors. Error messages are module constants the tests assert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .audit import audit_event
+from .eligibility import ANSWERED_CRITERIA, assess_eligibility
+from .models import (
+    Baseline,
+    ConsentFormVersion,
+    Participant,
+    ParticipantStatus,
+    Screening,
+    SequenceCounter,
+    Sex,
+    Site,
+)
+
+SCREENING_DATE_IN_FUTURE = _("The screening date cannot be in the future.")
+BIRTH_AFTER_SCREENING = _("The date of birth must be before the screening date.")
+PROCEDURE_BEFORE_SCREENING = _("The procedure date cannot be before the screening date.")
+EVIDENCE_DATE_IN_FUTURE = _("The evidence date cannot be after the screening date.")
+SITE_NOT_ALLOWED = _("You do not work at this site.")
+NOT_ELIGIBLE_FOR_CONSENT = _("Only an eligible patient can be consented.")
+ALREADY_DECIDED = _("Consent has already been recorded for this screening.")
+CONSENT_BEFORE_SCREENING = _("Consent cannot be dated before the screening date.")
+CONSENT_IN_FUTURE = _("Consent cannot be dated in the future.")
+CONSENT_FORM_NOT_IN_USE = _("This consent form version is not in use.")
+SIGNED_FORM_NOT_FILED = _("Confirm that the signed consent form is filed.")
+DECLINE_REASON_REQUIRED = _("Give the reason the patient declined.")
+DECLINE_BEFORE_SCREENING = _("The date cannot be before the screening date.")
+DECLINE_IN_FUTURE = _("The date cannot be in the future.")
+REASON_REQUIRED = _("A reason for the change is required.")
+NOTHING_CHANGED = _("Nothing was changed.")
+HEIGHT_OUT_OF_RANGE = _("Height must be between 120 and 220 cm.")
+WEIGHT_OUT_OF_RANGE = _("Weight must be between 30 and 250 kg.")
+VAS_OUT_OF_RANGE = _("The VAS must be between 0 and 100 mm.")
+COMORBIDITY_LIST_REQUIRED = _("List the co-morbidities.")
+COMORBIDITY_LIST_WITHOUT_COMORBIDITY = _(
+    "Co-morbidities are listed but co-morbidity is answered no."
+)
+PROCEDURE_DATE_TOO_EARLY = _("The procedure date cannot be before the screening date.")
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def _next_number(*, site: Site, kind: str) -> int:
+    """Take the next number of a site's sequence under a row lock.
+
+    Must run inside the caller's transaction: the lock is held until commit,
+    so two nurses enrolling at the same moment get consecutive numbers, and a
+    rollback gives the number back (no gaps).
+    """
+    SequenceCounter.objects.get_or_create(site=site, kind=kind)
+    counter = SequenceCounter.objects.select_for_update().get(site=site, kind=kind)
+    counter.last_number += 1
+    counter.save(update_fields=["last_number"])
+    return counter.last_number
+
+
+def _check_site(*, site: Site, by) -> None:
+    from .selectors import sites_for_user
+
+    if not sites_for_user(user=by).filter(pk=site.pk).exists():
+        raise ValidationError(SITE_NOT_ALLOWED)
+
+
+@dataclass(frozen=True)
+class ScreeningInput:
+    """The nurse's screening answers, already shape-checked by the form."""
+
+    screening_date: date
+    initials: str
+    hospital_number: str
+    date_of_birth: date
+    sex: str
+    confirmed_diagnosis: bool
+    scheduled_procedure_date: date
+    answers: dict[str, bool]
+    evidence_dates: dict[str, date]
+
+
+def screening_record(*, site: Site, data: ScreeningInput, by) -> Screening:
+    """Record one screened patient, eligible or not, with every failed criterion.
+
+    Allocates the site's next screening id under the counter's row lock.
+    """
+    errors: dict[str, list] = {}
+    today = _today()
+    if data.screening_date > today:
+        errors.setdefault("screening_date", []).append(SCREENING_DATE_IN_FUTURE)
+    if data.date_of_birth >= data.screening_date:
+        errors.setdefault("date_of_birth", []).append(BIRTH_AFTER_SCREENING)
+    if data.scheduled_procedure_date < data.screening_date:
+        errors.setdefault("scheduled_procedure_date", []).append(PROCEDURE_BEFORE_SCREENING)
+    for key in ANSWERED_CRITERIA:
+        evidence = data.evidence_dates.get(key)
+        if evidence is not None and evidence > data.screening_date:
+            errors.setdefault(f"{key}_date", []).append(EVIDENCE_DATE_IN_FUTURE)
+    if errors:
+        raise ValidationError(errors)
+
+    outcome = assess_eligibility(
+        date_of_birth=data.date_of_birth,
+        screening_date=data.screening_date,
+        female=data.sex == Sex.FEMALE,
+        confirmed_diagnosis=data.confirmed_diagnosis,
+        answers=data.answers,
+        age_min=settings.ELIGIBLE_AGE_MIN,
+        age_max=settings.ELIGIBLE_AGE_MAX,
+    )
+    with transaction.atomic():
+        _check_site(site=site, by=by)
+        number = _next_number(site=site, kind=SequenceCounter.Kind.SCREENING)
+        screening = Screening(
+            screening_id=settings.SCREENING_ID_FORMAT.format(
+                prefix=site.study_id_prefix, number=number, site=site.code
+            ),
+            site=site,
+            screening_date=data.screening_date,
+            initials=data.initials.strip().upper(),
+            hospital_number=data.hospital_number.strip(),
+            date_of_birth=data.date_of_birth,
+            sex=data.sex,
+            confirmed_diagnosis=data.confirmed_diagnosis,
+            scheduled_procedure_date=data.scheduled_procedure_date,
+            age_at_screening=outcome.age,
+            excl_age="excl_age" in outcome.failed,
+            eligible=outcome.eligible,
+            failed_criteria=list(outcome.failed),
+            consent_status=(
+                Screening.ConsentStatus.PENDING
+                if outcome.eligible
+                else Screening.ConsentStatus.NOT_ELIGIBLE
+            ),
+            screened_by=by,
+        )
+        for key in ANSWERED_CRITERIA:
+            setattr(screening, key, data.answers[key])
+            setattr(screening, f"{key}_date", data.evidence_dates.get(key) or data.screening_date)
+        screening._history_user = by
+        screening.full_clean()
+        screening.save()
+    return screening
+
+
+def participant_consent(
+    *,
+    screening: Screening,
+    consent_date: date,
+    form_version: ConsentFormVersion,
+    signed_form_filed: bool,
+    by,
+) -> Participant:
+    """Record consent and enrol the patient as a participant with a new study id.
+
+    Locks the screening row (so it is consented once) and the site's study-id
+    counter (so ids are sequential per site, unique and gap-free).
+    """
+    errors: dict[str, list] = {}
+    if consent_date < screening.screening_date:
+        errors.setdefault("consent_date", []).append(CONSENT_BEFORE_SCREENING)
+    if consent_date > _today():
+        errors.setdefault("consent_date", []).append(CONSENT_IN_FUTURE)
+    if not form_version.active:
+        errors.setdefault("form_version", []).append(CONSENT_FORM_NOT_IN_USE)
+    if not signed_form_filed:
+        errors.setdefault("signed_form_filed", []).append(SIGNED_FORM_NOT_FILED)
+    if errors:
+        raise ValidationError(errors)
+
+    with transaction.atomic():
+        locked = Screening.objects.select_for_update().get(pk=screening.pk)
+        _check_site(site=locked.site, by=by)
+        if not locked.eligible:
+            raise ValidationError(NOT_ELIGIBLE_FOR_CONSENT)
+        if locked.consent_status != Screening.ConsentStatus.PENDING:
+            raise ValidationError(ALREADY_DECIDED)
+        number = _next_number(site=locked.site, kind=SequenceCounter.Kind.STUDY_ID)
+        participant = Participant(
+            study_id=settings.STUDY_ID_FORMAT.format(
+                prefix=locked.site.study_id_prefix, number=number, site=locked.site.code
+            ),
+            site=locked.site,
+            screening=locked,
+            consent_date=consent_date,
+            consent_form_version=form_version,
+            consent_taken_by=by,
+            signed_form_filed=True,
+            status=ParticipantStatus.ON_STUDY,
+            status_date=consent_date,
+        )
+        participant._history_user = by
+        participant.save()
+        locked.consent_status = Screening.ConsentStatus.CONSENTED
+        locked._history_user = by
+        locked._change_reason = f"Consented as {participant.study_id}"
+        locked.save(update_fields=["consent_status"])
+    screening.refresh_from_db()
+    return participant
+
+
+def screening_decline(*, screening: Screening, declined_on: date, reason: str, by) -> Screening:
+    """Record that an eligible patient declined consent (counted in CONSORT)."""
+    errors: dict[str, list] = {}
+    if not reason.strip():
+        errors.setdefault("reason", []).append(DECLINE_REASON_REQUIRED)
+    if declined_on < screening.screening_date:
+        errors.setdefault("declined_on", []).append(DECLINE_BEFORE_SCREENING)
+    if declined_on > _today():
+        errors.setdefault("declined_on", []).append(DECLINE_IN_FUTURE)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = Screening.objects.select_for_update().get(pk=screening.pk)
+        _check_site(site=locked.site, by=by)
+        if not locked.eligible:
+            raise ValidationError(NOT_ELIGIBLE_FOR_CONSENT)
+        if locked.consent_status != Screening.ConsentStatus.PENDING:
+            raise ValidationError(ALREADY_DECIDED)
+        locked.consent_status = Screening.ConsentStatus.DECLINED
+        locked.declined_on = declined_on
+        locked.decline_reason = reason.strip()
+        locked._history_user = by
+        locked._change_reason = reason.strip()
+        locked.save(update_fields=["consent_status", "declined_on", "decline_reason"])
+    return locked
+
+
+BASELINE_FIELDS = (
+    "height_cm",
+    "weight_kg",
+    "comorbidity",
+    "comorbidity_list",
+    "surgical_site",
+    "preop_vas_mm",
+    "procedure_type",
+    "procedure_date",
+    "chemo_regimen",
+    "radiotherapy",
+    "hormone_therapy",
+    "targeted_therapy",
+)
+
+
+def body_mass_index(*, height_cm: Decimal, weight_kg: Decimal) -> Decimal:
+    """BMI in kg/m², one decimal, rounded half up as clinicians round."""
+    metres = Decimal(height_cm) / 100
+    return (Decimal(weight_kg) / (metres * metres)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+def _baseline_errors(*, participant: Participant, data: dict[str, Any]) -> dict[str, list]:
+    errors: dict[str, list] = {}
+    low, high = Baseline.HEIGHT_RANGE
+    if not low <= data["height_cm"] <= high:
+        errors.setdefault("height_cm", []).append(HEIGHT_OUT_OF_RANGE)
+    low, high = Baseline.WEIGHT_RANGE
+    if not low <= data["weight_kg"] <= high:
+        errors.setdefault("weight_kg", []).append(WEIGHT_OUT_OF_RANGE)
+    if not 0 <= data["preop_vas_mm"] <= 100:
+        errors.setdefault("preop_vas_mm", []).append(VAS_OUT_OF_RANGE)
+    listed = (data.get("comorbidity_list") or "").strip()
+    if data["comorbidity"] and not listed:
+        errors.setdefault("comorbidity_list", []).append(COMORBIDITY_LIST_REQUIRED)
+    if not data["comorbidity"] and listed:
+        errors.setdefault("comorbidity_list", []).append(COMORBIDITY_LIST_WITHOUT_COMORBIDITY)
+    if data["procedure_date"] < participant.screening.screening_date:
+        errors.setdefault("procedure_date", []).append(PROCEDURE_DATE_TOO_EARLY)
+    return errors
+
+
+def baseline_save(
+    *, participant: Participant, data: dict[str, Any], by, reason: str = ""
+) -> Baseline:
+    """Enter the baseline form, or correct it (a correction needs a reason).
+
+    Derives BMI; checks plausibility; saves all or nothing.
+    """
+    unknown = set(data) - set(BASELINE_FIELDS)
+    if unknown:
+        raise ValueError(f"Unknown baseline fields: {sorted(unknown)}")
+    data = {**data, "comorbidity_list": (data.get("comorbidity_list") or "").strip()}
+    errors = _baseline_errors(participant=participant, data=data)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        _check_site(site=locked.site, by=by)
+        existing = Baseline.objects.filter(participant=locked).first()
+        if existing is None:
+            baseline = Baseline(participant=locked, recorded_by=by, **data)
+        else:
+            if not reason.strip():
+                raise ValidationError({"reason": [REASON_REQUIRED]})
+            changed = [name for name in BASELINE_FIELDS if getattr(existing, name) != data[name]]
+            if not changed:
+                raise ValidationError(NOTHING_CHANGED)
+            baseline = existing
+            for name in BASELINE_FIELDS:
+                setattr(baseline, name, data[name])
+            baseline._change_reason = reason.strip()
+        baseline.bmi = body_mass_index(height_cm=data["height_cm"], weight_kg=data["weight_kg"])
+        baseline._history_user = by
+        baseline.full_clean(exclude=["participant", "recorded_by"])
+        baseline.save()
+    return baseline
+
+
+def audit_export_record(*, by, query: str) -> None:
+    """Note in the trail itself that someone exported it (and with which filters)."""
+    audit_event(
+        user=by,
+        model="trial.AuditEvent",
+        summary="Audit trail exported as CSV",
+        changes={"filters": query},
+    )

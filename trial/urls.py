@@ -1,0 +1,38 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "accounts/login/",
+        login_not_required(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("participants/", views.participant_list, name="participant_list"),
+    path("participants/<str:study_id>/", views.participant_detail, name="participant_detail"),
+    path("participants/<str:study_id>/baseline/", views.baseline_edit, name="baseline_edit"),
+    path("screening/", views.screening_log, name="screening_log"),
+    path("screening/new/", views.screening_new, name="screening_new"),
+    path("screening/<int:pk>/", views.screening_detail, name="screening_detail"),
+    path("screening/<int:pk>/consent/", views.screening_consent, name="screening_consent"),
+    path("screening/<int:pk>/decline/", views.screening_decline, name="screening_decline"),
+    path("audit/", views.audit_trail, name="audit_trail"),
+    path("audit/export.csv", views.audit_trail_csv, name="audit_trail_csv"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]
