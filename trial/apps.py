@@ -5,10 +5,16 @@ from django.utils.translation import gettext_lazy as _
 
 def _sync_roles_after_migrate(sender, **kwargs) -> None:
     # Roles are brought up to date after migrate rather than in a data
-    # migration, because permissions are themselves created after migrate.
+    # migration, because permissions are themselves created after migrate:
+    # post_migrate is sent once per app with models, and every app's
+    # permissions exist once the last of those has been sent.
+    from django.apps import apps
+
     from .roles import roles_sync
 
-    roles_sync()
+    with_models = [config for config in apps.get_app_configs() if config.models_module]
+    if sender is with_models[-1]:
+        roles_sync()
 
 
 class TrialConfig(AppConfig):
@@ -24,11 +30,4 @@ class TrialConfig(AppConfig):
         post_create_historical_record.connect(
             record_history_row, dispatch_uid="trial.audit.record_history_row"
         )
-        # Permissions of every app exist once the last installed app has
-        # migrated, so the roles are synced after that one.
-        from django.apps import apps
-
-        last_app = list(apps.get_app_configs())[-1]
-        post_migrate.connect(
-            _sync_roles_after_migrate, sender=last_app, dispatch_uid="trial.roles_sync"
-        )
+        post_migrate.connect(_sync_roles_after_migrate, dispatch_uid="trial.roles_sync")

@@ -7,6 +7,7 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
     path(
         "accounts/login/",
         login_not_required(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
