@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TEST_PASSWORD = "correct-horse-battery-staple-42"
+TEST_RANDOMIZATION_KEY = "kZm3R2mQ3yq1mZ8b2f2m2yQ3b9k2r8r0m6t5w4u3v2s="
 
 # Playwright's sync API runs an event loop in the test thread; Django's guard
 # against ORM calls from async contexts would otherwise refuse the live server.
@@ -249,6 +250,7 @@ def _fast_tests(settings):
     # Password hashing is deliberately slow; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.RANDOMIZATION_KEYS = [TEST_RANDOMIZATION_KEY]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -10,6 +10,8 @@ NAVIGATION = [
     ("screening_new", _("Screen a patient"), "trial.screen_patient"),
     ("screening_log", _("Screening log"), "trial.view_screening"),
     ("audit_trail", _("Audit trail"), "trial.view_audit_trail"),
+    ("list_index", _("Randomization lists"), "randomization.manage_lists"),
+    ("list_fingerprints", _("List fingerprints"), None),
 ]
 
 
@@ -21,7 +23,7 @@ def navigation(request):
     items = [
         {"url": reverse(name), "label": label, "active": request.path.startswith(reverse(name))}
         for name, label, permission in NAVIGATION
-        if user.has_perm(permission)
+        if permission is None or user.has_perm(permission)
     ]
     if user.is_staff:
         items.append({"url": reverse("admin:index"), "label": _("Administration"), "active": False})

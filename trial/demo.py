@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from . import services
 from .eligibility import ANSWERED_CRITERIA
@@ -50,6 +52,7 @@ class DemoSummary:
     users: int
     screened: int
     participants: int
+    steps: list[str]
 
 
 def demo_users(*, password: str) -> list:
@@ -91,22 +94,30 @@ def _demo_consent_forms() -> list[ConsentFormVersion]:
 def seed_demo(*, password: str, participants: int = 40, today: date | None = None) -> DemoSummary:
     users = demo_users(password=password)
     if participants <= 0:
-        return DemoSummary(users=len(users), screened=0, participants=0)
+        return DemoSummary(users=len(users), screened=0, participants=0, steps=[])
+    today = today or timezone.localdate()
     site = Site.objects.get(code=DEMO_SITE_CODE)
-    if Screening.objects.filter(site=site).exists():
-        return DemoSummary(
-            users=len(users),
-            screened=Screening.objects.filter(site=site).count(),
-            participants=site.participants.count(),
-        )
+    if not Screening.objects.filter(site=site).exists():
+        _seed_screening(site=site, participants=participants, today=today)
+    # Later apps add their own demo steps (settings.DEMO_STEPS), so this
+    # module never imports them; each step is idempotent.
+    rng = random.Random(2019)  # noqa: S311 - demo values, not security
+    steps = [import_string(path)(today=today, rng=rng) for path in settings.DEMO_STEPS]
+    return DemoSummary(
+        users=len(users),
+        screened=Screening.objects.filter(site=site).count(),
+        participants=site.participants.count(),
+        steps=steps,
+    )
+
+
+def _seed_screening(*, site: Site, participants: int, today: date) -> None:
     _versions = _demo_consent_forms()
     version = ConsentFormVersion.objects.get(version="1.1")
     nurse = get_user_model().objects.get(username="nurse")
-    today = today or timezone.localdate()
     rng = random.Random(19076)  # noqa: S311 - demo values, not security
 
     enrolled = 0
-    screened = 0
     # Roughly the trial's proportions: about a third of screened patients
     # enrol; the rest fail a criterion or decline.
     total_screenings = max(participants * 3 + 6, 12)
@@ -135,7 +146,7 @@ def seed_demo(*, password: str, participants: int = 40, today: date | None = Non
             evidence_dates={},
         )
         screening = services.screening_record(site=site, data=data, by=nurse)
-        screened += 1
+
         if not screening.eligible:
             continue
         if not want_participant:
@@ -181,4 +192,3 @@ def seed_demo(*, password: str, participants: int = 40, today: date | None = Non
             },
             by=nurse,
         )
-    return DemoSummary(users=len(users), screened=screened, participants=enrolled)

@@ -13,6 +13,19 @@ from .eligibility import ANSWERED_CRITERIA
 from .labels import CRITERION_LABELS
 from .models import Baseline, ChemoRegimen, ProcedureType, Screening, Sex, SurgicalSite
 
+
+def apply_errors(form, error) -> None:
+    """Put a service's ValidationError next to the fields it names (else at the top)."""
+    if hasattr(error, "error_dict"):
+        for field, field_errors in error.error_dict.items():
+            target = field if field in form.fields else None
+            for item in field_errors:
+                form.add_error(target, item)
+    else:
+        for message in error.messages:
+            form.add_error(None, message)
+
+
 YES_NO = [("yes", _("Yes")), ("no", _("No"))]
 
 

@@ -36,6 +36,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "trial.screen_patient",
         "trial.consent_participant",
         "trial.edit_baseline",
+        "randomization.randomize_participant",
     ],
     BLINDED_ASSESSOR: [
         "trial.view_participant",
@@ -44,11 +45,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "trial.view_participant",
         "trial.view_screening",
         "trial.view_baseline",
+        "randomization.break_code",
     ],
     UNBLINDED_STATISTICIAN: [
         "trial.view_participant",
+        "randomization.manage_lists",
+        "randomization.view_arm",
     ],
-    DSMB: [],
+    DSMB: [
+        "randomization.view_arm",
+    ],
     DATA_MANAGER: [
         "trial.view_participant",
         "trial.view_screening",

@@ -183,6 +183,12 @@ SCREENING_ID_FORMAT = env.str("SCREENING_ID_FORMAT", default="{prefix}-S{number:
 ELIGIBLE_AGE_MIN = env.int("ELIGIBLE_AGE_MIN", default=18)
 ELIGIBLE_AGE_MAX = env.int("ELIGIBLE_AGE_MAX", default=70)
 ENROLMENT_TARGET = env.int("ENROLMENT_TARGET", default=120)
+# Fernet keys for arms at rest (comma-separated; the first encrypts). Empty in
+# local development: a key file .randomization.key is made beside the project.
+RANDOMIZATION_KEYS = env.list("RANDOMIZATION_KEYS", default=[])
+PACK_CODE_FORMAT = env.str("PACK_CODE_FORMAT", default="{number:03d}")
+# seed_demo runs these after the participant core's own step, in order.
+DEMO_STEPS = ["randomization.demo.seed_randomization"]
 
 # Production hardening; ``check --deploy`` runs with DJANGO_DEBUG=false in CI.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -34,6 +34,7 @@ urlpatterns = [
     path("screening/<int:pk>/decline/", views.screening_decline, name="screening_decline"),
     path("audit/", views.audit_trail, name="audit_trail"),
     path("audit/export.csv", views.audit_trail_csv, name="audit_trail_csv"),
+    path("", include("randomization.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

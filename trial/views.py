@@ -25,24 +25,13 @@ from .forms import (
     DeclineForm,
     ScreeningForm,
     ScreeningLogFilter,
+    apply_errors,
 )
 from .labels import CRITERION_LABELS
 from .models import Screening
 from .roles import ROLE_LABELS, user_roles
 
 PAGE_SIZE = 25
-
-
-def _apply_errors(form, error: ValidationError) -> None:
-    """Put a service's ValidationError next to the fields it names."""
-    if hasattr(error, "error_dict"):
-        for field, field_errors in error.error_dict.items():
-            target = field if field in form.fields else None
-            for item in field_errors:
-                form.add_error(target, item)
-    else:
-        for message in error.messages:
-            form.add_error(None, message)
 
 
 @login_not_required
@@ -132,7 +121,7 @@ def screening_new(request: HttpRequest) -> HttpResponse:
             try:
                 screening = services.screening_record(site=site, data=data, by=request.user)
             except ValidationError as error:
-                _apply_errors(form, error)
+                apply_errors(form, error)
             else:
                 if screening.eligible:
                     messages.success(
@@ -196,7 +185,7 @@ def screening_consent(request: HttpRequest, pk: int) -> HttpResponse:
                 by=request.user,
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(
                 request,
@@ -226,7 +215,7 @@ def screening_decline(request: HttpRequest, pk: int) -> HttpResponse:
                 by=request.user,
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.info(request, _("The refusal is recorded."))
             return redirect("screening_detail", pk=screening.pk)
@@ -289,7 +278,7 @@ def baseline_edit(request: HttpRequest, study_id: str) -> HttpResponse:
                 reason=form.cleaned_data.get("reason", ""),
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(
                 request,

@@ -26,3 +26,5 @@ class Command(BaseCommand):
                 f"{summary.participants} participants"
             )
         )
+        for step in summary.steps:
+            self.stdout.write(f"  {step}")

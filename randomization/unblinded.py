@@ -1,0 +1,132 @@
+"""The one place arms (and a list's sealed parameters) are read.
+
+Every function here checks that the caller may see unblinded information and
+records the read (who, when, which participant or list, why) in ``ArmAccess``
+and the audit trail, in the caller's transaction. Blinded code paths never
+import this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+
+from trial.audit import audit_event
+
+from .crypto import unseal
+from .models import Allocation, ArmAccess, CodeBreak, RandomizationList
+
+
+@dataclass(frozen=True)
+class ListParameters:
+    template: str
+    generator: str
+    seed: int
+    seed_source: str
+    block_sizes: list[int]
+
+
+@dataclass(frozen=True)
+class SlotContent:
+    sequence: int
+    position: int
+    pack_code: str
+    block: int
+    block_size: int
+    arm: str
+
+
+def _record(*, user, purpose: str, reason: str, participant=None, rlist=None, count=1) -> None:
+    ArmAccess.objects.create(
+        user=user,
+        participant=participant,
+        randomization_list=rlist,
+        purpose=purpose,
+        reason=reason,
+        count=count,
+    )
+    audit_event(
+        user=user,
+        model="randomization.ArmAccess",
+        object_id=rlist.pk if rlist else "",
+        subject=participant.study_id if participant else "",
+        reason=reason,
+        summary=f"Unblinded read: {purpose} ({count} arm{'s' if count != 1 else ''})",
+    )
+
+
+def _require_unblinded(user) -> None:
+    if not user.has_perm("randomization.view_arm"):
+        raise PermissionDenied
+
+
+def list_parameters(*, rlist: RandomizationList, user, reason: str) -> ListParameters:
+    """The sealed parameters of a list (seed, template, block sizes)."""
+    if not (user.has_perm("randomization.manage_lists") or user.has_perm("randomization.view_arm")):
+        raise PermissionDenied
+    _record(user=user, purpose="list parameters", reason=reason, rlist=rlist, count=0)
+    return ListParameters(**unseal(rlist.parameters_token))
+
+
+def list_contents(*, rlist: RandomizationList, user, reason: str) -> list[SlotContent]:
+    """Every slot of a list with its arm (for the statistician: verify, export, labels)."""
+    if not user.has_perm("randomization.manage_lists"):
+        raise PermissionDenied
+    slots = list(rlist.slots.order_by("sequence"))
+    _record(user=user, purpose="list contents", reason=reason, rlist=rlist, count=len(slots))
+    contents = []
+    for slot in slots:
+        sealed = unseal(slot.arm_token)
+        contents.append(
+            SlotContent(
+                sequence=slot.sequence,
+                position=slot.position,
+                pack_code=slot.pack_code,
+                block=sealed["block"],
+                block_size=sealed["block_size"],
+                arm=sealed["arm"],
+            )
+        )
+    return contents
+
+
+def _arm_of(allocation: Allocation) -> str:
+    token = allocation.slot.arm_token if allocation.slot_id else allocation.imported_arm_token
+    return unseal(token)["arm"]
+
+
+def participant_arm(*, participant, user, reason: str) -> str:
+    """One participant's arm, for unblinded roles (DSMB, unblinded statistician)."""
+    _require_unblinded(user)
+    allocation = Allocation.objects.select_related("slot").get(participant=participant)
+    _record(user=user, purpose="participant arm", reason=reason, participant=participant)
+    return _arm_of(allocation)
+
+
+def arms_by_participant(*, user, reason: str) -> dict[int, str]:
+    """Every allocated participant's arm by participant id (the DSMB analysis, exports)."""
+    _require_unblinded(user)
+    allocations = list(Allocation.objects.select_related("slot"))
+    _record(user=user, purpose="all allocations", reason=reason, count=len(allocations))
+    return {allocation.participant_id: _arm_of(allocation) for allocation in allocations}
+
+
+def code_break_arm(*, code_break: CodeBreak, user) -> str:
+    """The arm revealed by an emergency code-break, to the investigator who broke it.
+
+    The code-break record itself is the authorisation: it names this user and
+    this participant and was created by ``code_break_request``.
+    """
+    if code_break.broken_by_id != user.pk or not user.has_perm("randomization.break_code"):
+        raise PermissionDenied
+    allocation = Allocation.objects.select_related("slot").get(
+        participant_id=code_break.participant_id
+    )
+    _record(
+        user=user,
+        purpose="emergency code-break",
+        reason=code_break.reason,
+        participant=code_break.participant,
+    )
+    return _arm_of(allocation)
