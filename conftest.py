@@ -255,3 +255,36 @@ def _fast_tests(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture
+def make_ready_participant(make_participant, nurse):
+    """A consented participant with a complete baseline form: ready to randomize."""
+    from trial.services import baseline_save
+
+    def _make(**overrides):
+        participant = make_participant(**overrides)
+        baseline_save(participant=participant, data=baseline_data(), by=nurse)
+        return participant
+
+    return _make
+
+
+@pytest.fixture
+def active_list(statistician):
+    """An active 1:1 list, block size 4, 40 slots, with a fixed seed."""
+    from randomization import services
+
+    rlist = services.list_create(
+        spec=services.ListSpec(
+            name="Test list",
+            template="plan",
+            arms=["MLT", "PLACEBO"],
+            ratio=[1, 1],
+            block_sizes=[4],
+            n_slots=40,
+            seed=27371,
+        ),
+        by=statistician,
+    )
+    return services.list_activate(rlist=rlist, by=statistician)

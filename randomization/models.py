@@ -105,7 +105,12 @@ class RandomizationList(models.Model):
 
 
 class Slot(models.Model):
-    """One position of a list: one numbered pack. The arm is an encrypted token."""
+    """One position of a list: one numbered pack. The arm is an encrypted token.
+
+    Positions and pack codes are unique within a stratum's live lists (one base
+    list and its extensions); the services keep it so, because a retired list
+    may have used the same numbers.
+    """
 
     randomization_list = models.ForeignKey(
         RandomizationList, on_delete=models.PROTECT, related_name="slots"
@@ -116,7 +121,7 @@ class Slot(models.Model):
     arm_token = models.TextField(
         _("encrypted arm"), help_text=_("The arm with its block and block size, encrypted.")
     )
-    pack_code = models.CharField(_("pack code"), max_length=20, unique=True)
+    pack_code = models.CharField(_("pack code"), max_length=20, db_index=True)
 
     class Meta:
         ordering = ["stratum", "position"]
@@ -126,7 +131,6 @@ class Slot(models.Model):
             models.UniqueConstraint(
                 fields=["randomization_list", "sequence"], name="slot_unique_sequence"
             ),
-            models.UniqueConstraint(fields=["stratum", "position"], name="slot_unique_position"),
         ]
 
     def __str__(self) -> str:

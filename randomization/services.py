@@ -37,6 +37,10 @@ NOT_ALLOWED = _("You may not manage randomization lists.")
 LIST_ALREADY_ACTIVE = _("This list is already active.")
 LIST_NOT_SEALED = _("Only a sealed list can be activated.")
 STRATUM_HAS_ACTIVE_LIST = _("Another list is already active for this stratum.")
+STRATUM_HAS_LIST = _(
+    "This stratum already has a list. Retire it if it was never used, or extend it for more slots."
+)
+IDENTICAL_LIST = _("An identical list (same parameters and seed) already exists.")
 EXTEND_ONLY_ACTIVE = _("Only an active list can be extended.")
 LIST_IN_USE = _("A list that has allocated a pack cannot be changed.")
 NOT_CONSENTED = _("Only a consented participant can be randomized.")
@@ -96,6 +100,8 @@ def luhn_valid(code: str) -> bool:
 
 
 def _random_pack_code(taken: set[str]) -> str:
+    # Unique against every pack ever printed, retired lists included, so a
+    # pack can never be mistaken for one from another list.
     while True:
         body = f"{secrets.randbelow(10**7):07d}"
         code = body + _luhn_check_digit(body)
@@ -137,10 +143,21 @@ def _seal_list(*, spec: ListSpec, by, extends: RandomizationList | None) -> Rand
         n_slots=spec.n_slots,
         rows=rows,
     )
+    if RandomizationList.objects.filter(sha256=digest).exists():
+        raise ValidationError(IDENTICAL_LIST)
+    live = (
+        RandomizationList.objects.select_for_update()
+        .filter(stratum=spec.stratum)
+        .exclude(status=RandomizationList.Status.RETIRED)
+    )
     offset = 0
-    if extends is not None:
+    if extends is None:
+        if live.exists():
+            raise ValidationError(STRATUM_HAS_LIST)
+    else:
         offset = (
-            Slot.objects.filter(stratum=spec.stratum).aggregate(last=Max("position"))["last"] or 0
+            Slot.objects.filter(randomization_list__in=live).aggregate(last=Max("position"))["last"]
+            or 0
         )
     rlist = RandomizationList(
         name=spec.name,

@@ -23,7 +23,7 @@ def _addresses(*roles: str) -> list[str]:
     )
 
 
-@shared_task(time_limit=60)
+@shared_task(time_limit=60, soft_time_limit=50)
 def notify_code_break(code_break_id: int) -> int:
     from .models import CodeBreak
 
@@ -51,7 +51,7 @@ def notify_code_break(code_break_id: int) -> int:
     return len(recipients)
 
 
-@shared_task(time_limit=60)
+@shared_task(time_limit=60, soft_time_limit=50)
 def notify_list_exhausted(stratum: str) -> int:
     recipients = _addresses("unblinded_statistician")
     if not recipients:

@@ -46,12 +46,14 @@ def _record(*, user, purpose: str, reason: str, participant=None, rlist=None, co
         reason=reason,
         count=count,
     )
+    # The trail is read by blinded people (the data manager), so it says that
+    # an unblinded read happened, not the free-text reason, which could name an
+    # arm; the reason is kept in ArmAccess, which only unblinded roles see.
     audit_event(
         user=user,
         model="randomization.ArmAccess",
         object_id=rlist.pk if rlist else "",
         subject=participant.study_id if participant else "",
-        reason=reason,
         summary=f"Unblinded read: {purpose} ({count} arm{'s' if count != 1 else ''})",
     )
 

@@ -35,7 +35,7 @@ from .models import CodeBreak, RandomizationList
 def randomize(request: HttpRequest, study_id: str) -> HttpResponse:
     participant = trial_selectors.participant_for_user(user=request.user, study_id=study_id)
     blockers = services.randomization_blockers(participant)
-    form = RandomizeForm(request.POST or None)
+    form = RandomizeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid() and not blockers:
         try:
             allocation = services.allocation_assign(
@@ -67,7 +67,7 @@ def dispense(request: HttpRequest, study_id: str) -> HttpResponse:
     if allocation is None:
         messages.error(request, str(services.NOT_RANDOMIZED))
         return redirect("participant_detail", study_id=participant.study_id)
-    form = DispenseForm(request.POST or None)
+    form = DispenseForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.allocation_dispense(
@@ -104,7 +104,7 @@ def fingerprints(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def code_break(request: HttpRequest, study_id: str) -> HttpResponse:
     participant = trial_selectors.participant_for_user(user=request.user, study_id=study_id)
-    form = CodeBreakForm(request.POST or None)
+    form = CodeBreakForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             broken = services.code_break_request(
@@ -150,7 +150,7 @@ def list_index(request: HttpRequest) -> HttpResponse:
 @permission_required("randomization.manage_lists", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def list_new(request: HttpRequest) -> HttpResponse:
-    form = ListCreateForm(request.POST or None)
+    form = ListCreateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         spec = services.ListSpec(

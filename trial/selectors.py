@@ -182,8 +182,17 @@ def audit_models() -> list[str]:
     return list(AuditEvent.objects.order_by().values_list("model", flat=True).distinct())
 
 
-def participant_history(*, participant: Participant) -> QuerySet[AuditEvent]:
+# Audit lines about unblinded activity (who read an arm, when): shown on a
+# participant's page only to those who may see arms, since even the pattern of
+# unblinded reads is information a blinded person should not have.
+UNBLINDED_AUDIT_MODELS = ("randomization.ArmAccess",)
+
+
+def participant_history(*, participant: Participant, user) -> QuerySet[AuditEvent]:
     """The audit lines about one participant and their screening, newest first."""
-    return AuditEvent.objects.filter(
+    events = AuditEvent.objects.filter(
         subject__in=[participant.study_id, participant.screening.screening_id]
     )
+    if not user.has_perm("randomization.view_arm"):
+        events = events.exclude(model__in=UNBLINDED_AUDIT_MODELS)
+    return events

@@ -69,9 +69,9 @@ def participant_list(request: HttpRequest) -> HttpResponse:
 def participant_detail(request: HttpRequest, study_id: str) -> HttpResponse:
     participant = selectors.participant_for_user(user=request.user, study_id=study_id)
     baseline = getattr(participant, "baseline", None)
-    history = Paginator(selectors.participant_history(participant=participant), 20).get_page(
-        request.GET.get("page")
-    )
+    history = Paginator(
+        selectors.participant_history(participant=participant, user=request.user), 20
+    ).get_page(request.GET.get("page"))
     return render(
         request,
         "trial/participant_detail.html",
@@ -91,7 +91,7 @@ def screening_new(request: HttpRequest) -> HttpResponse:
     if not sites.exists():
         messages.error(request, _("You are not assigned to a site; ask the data manager."))
         return redirect("home")
-    form = ScreeningForm(request.POST or None, site_choices=sites)
+    form = ScreeningForm(request.POST if request.method == "POST" else None, site_choices=sites)
     duplicates = []
     if request.method == "POST" and form.is_valid():
         site = form.cleaned_data.get("site") or sites.first()
