@@ -245,6 +245,18 @@ def login(page, username: str, password: str = TEST_PASSWORD) -> None:
     page.wait_for_url("**/")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _celery_eager():
+    # Tasks run in the test's own thread unless a test starts a real worker
+    # (the real-broker tests in CI); otherwise with REDIS_URL set they would
+    # be queued to Redis with nobody to run them.
+    from trial.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _fast_tests(settings):
     # Password hashing is deliberately slow; tests create many users.

@@ -48,7 +48,8 @@ def audit_event(
     return AuditEvent.objects.create(
         at=timezone.now(),
         user=actor,
-        username=getattr(user, "username", "") or "",
+        # Background tasks act for nobody in particular: the trail says so.
+        username=getattr(user, "username", "") or ("system" if user is None else ""),
         action=action,
         model=model,
         object_id=str(object_id),

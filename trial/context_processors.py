@@ -10,6 +10,8 @@ NAVIGATION = [
     ("screening_new", _("Screen a patient"), "trial.screen_patient"),
     ("screening_log", _("Screening log"), "trial.view_screening"),
     ("audit_trail", _("Audit trail"), "trial.view_audit_trail"),
+    ("alert_list", _("Safety alerts"), "questionnaires.view_safetyalert"),
+    ("codebook", _("Codebook"), "questionnaires.view_codebook"),
     ("list_index", _("Randomization lists"), "randomization.manage_lists"),
     ("list_fingerprints", _("List fingerprints"), None),
 ]

@@ -156,7 +156,7 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # Celery: with no broker configured, tasks run eagerly in the web process (the
 # embedded default); REDIS_URL switches to a real worker and beat.
 REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -176,6 +176,8 @@ CACHES = {
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="mlt-trial@localhost")
+# The site's public address, for links in e-mails sent by background tasks.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # The trial's own configuration.
 STUDY_ID_FORMAT = env.str("STUDY_ID_FORMAT", default="{prefix}-{number:03d}")
@@ -187,8 +189,18 @@ ENROLMENT_TARGET = env.int("ENROLMENT_TARGET", default=120)
 # local development: a key file .randomization.key is made beside the project.
 RANDOMIZATION_KEYS = env.list("RANDOMIZATION_KEYS", default=[])
 PACK_CODE_FORMAT = env.str("PACK_CODE_FORMAT", default="{number:03d}")
+# Questionnaires: licensed wording from a content pack (a JSON file installed
+# per deployment; questionnaires/content_packs/example.json shows the format),
+# and the TICS version whose item maxima score the cognitive interview.
+QUESTIONNAIRE_CONTENT_PACK = env.str("QUESTIONNAIRE_CONTENT_PACK", default="")
+TICS_VERSION = env.str("TICS_VERSION", default="tics41")
+TICS_ITEMS = env.json("TICS_ITEMS", default={})
+
 # seed_demo runs these after the participant core's own step, in order.
-DEMO_STEPS = ["randomization.demo.seed_randomization"]
+DEMO_STEPS = [
+    "questionnaires.demo.seed_baseline_questionnaires",
+    "randomization.demo.seed_randomization",
+]
 
 # Production hardening; ``check --deploy`` runs with DJANGO_DEBUG=false in CI.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -35,6 +35,7 @@ urlpatterns = [
     path("audit/", views.audit_trail, name="audit_trail"),
     path("audit/export.csv", views.audit_trail_csv, name="audit_trail_csv"),
     path("", include("randomization.urls")),
+    path("", include("questionnaires.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

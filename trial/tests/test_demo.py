@@ -53,3 +53,9 @@ def test_seed_demo_twice_duplicates_nothing():
     assert len(reasons) >= 4
     # Some baseline forms are still to be entered, the rest are done.
     assert 0 < Baseline.objects.count() < Participant.objects.count()
+    # A sealed, active list, and everyone with a baseline randomized through it.
+    from randomization.models import Allocation, RandomizationList
+
+    assert RandomizationList.objects.filter(status="active").count() == 1
+    assert Allocation.objects.count() == Baseline.objects.count()
+    assert Allocation.objects.filter(slot__isnull=True).count() == 0

@@ -1,0 +1,225 @@
+"""Write layer of questionnaire capture: responses, corrections, rescoring, safety alerts.
+
+Scores are always computed here from the answers (never typed in) and stored
+with the scoring version. A PHQ-9 response with ``item9_alert`` creates its
+safety alert in the same transaction and notifies investigators once the
+transaction has committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import scoring
+from .definitions import instrument as get_instrument
+from .models import Response, SafetyAlert
+
+ADMINISTERED_IN_FUTURE = _("The date cannot be in the future.")
+ADMINISTERED_BEFORE_CONSENT = _("The questionnaire cannot be dated before consent.")
+ALREADY_ENTERED = _("This questionnaire was already entered for this visit; correct it instead.")
+REASON_REQUIRED = _("A reason for the change is required.")
+NOTHING_CHANGED = _("Nothing was changed.")
+NOTE_REQUIRED = _("Say what was done about the alert.")
+ALREADY_ACKNOWLEDGED = _("This alert was already acknowledged.")
+
+
+@dataclass(frozen=True)
+class Administration:
+    administered_on: date
+    mode: str
+    language: str = "en"
+    queries_confirmed: tuple[str, ...] = ()
+    items_not_answered: bool = False
+
+
+def _score(instrument_key: str, answers: dict[str, Any]) -> dict[str, Any]:
+    instrument = get_instrument(instrument_key)
+    unknown = sorted(set(answers) - set(instrument.item_keys))
+    if unknown:
+        raise ValidationError(f"Unknown items for {instrument_key}: {', '.join(unknown)}")
+    try:
+        return instrument.score(answers)
+    except scoring.ScoringError as error:
+        key = getattr(error, "key", None) or "__all__"
+        raise ValidationError({key: [str(error)]}) from error
+
+
+def _check_dates(*, participant, administered_on: date) -> None:
+    if administered_on > timezone.localdate():
+        raise ValidationError({"administered_on": [ADMINISTERED_IN_FUTURE]})
+    if administered_on < participant.consent_date:
+        raise ValidationError({"administered_on": [ADMINISTERED_BEFORE_CONSENT]})
+
+
+def _raise_alert_if_needed(response: Response, by) -> SafetyAlert | None:
+    if response.instrument != "phq9" or not response.scores.get("item9_alert"):
+        return None
+    if SafetyAlert.objects.filter(response=response).exists():
+        return None
+    alert = SafetyAlert(
+        response=response,
+        participant=response.participant,
+        item9_value=response.answers.get("phq9_9"),
+    )
+    alert._history_user = by
+    alert.save()
+
+    from .tasks import notify_safety_alert
+
+    transaction.on_commit(lambda: notify_safety_alert.delay(alert.pk))
+    return alert
+
+
+def _require_entry(by) -> None:
+    if not by.has_perm("questionnaires.enter_response"):
+        raise PermissionDenied
+
+
+def response_record(
+    *,
+    participant,
+    visit: str,
+    instrument: str,
+    answers: dict[str, Any],
+    administration: Administration,
+    by,
+) -> Response:
+    """Enter a questionnaire for a visit: score it, store it, raise any safety alert.
+
+    One transaction; the unique constraint (participant, visit, instrument)
+    refuses a second entry, which must be a correction instead.
+    """
+    _require_entry(by)
+    _check_dates(participant=participant, administered_on=administration.administered_on)
+    scores = _score(instrument, answers)
+    with transaction.atomic():
+        if (
+            Response.objects.select_for_update()
+            .filter(participant=participant, visit=visit, instrument=instrument)
+            .exists()
+        ):
+            raise ValidationError(ALREADY_ENTERED)
+        response = Response(
+            participant=participant,
+            visit=visit,
+            instrument=instrument,
+            administered_on=administration.administered_on,
+            mode=administration.mode,
+            language=administration.language,
+            answers=answers,
+            scores={k: v for k, v in scores.items() if k != "scoring_version"},
+            scoring_version=scores["scoring_version"],
+            queries_confirmed=list(administration.queries_confirmed),
+            items_not_answered=administration.items_not_answered,
+            entered_by=by,
+        )
+        response._history_user = by
+        response.full_clean(exclude=["participant", "entered_by"])
+        response.save()
+        _raise_alert_if_needed(response, by)
+    return response
+
+
+def response_correct(
+    *,
+    response: Response,
+    answers: dict[str, Any],
+    administration: Administration,
+    reason: str,
+    by,
+) -> Response:
+    """Correct an entered questionnaire; needs a reason; rescored; never deletes an alert."""
+    _require_entry(by)
+    if not reason.strip():
+        raise ValidationError({"reason": [REASON_REQUIRED]})
+    _check_dates(participant=response.participant, administered_on=administration.administered_on)
+    scores = _score(response.instrument, answers)
+    with transaction.atomic():
+        locked = (
+            Response.objects.select_for_update().select_related("participant").get(pk=response.pk)
+        )
+        new_values = {
+            "administered_on": administration.administered_on,
+            "mode": administration.mode,
+            "language": administration.language,
+            "answers": answers,
+            "scores": {k: v for k, v in scores.items() if k != "scoring_version"},
+            "scoring_version": scores["scoring_version"],
+            "queries_confirmed": list(administration.queries_confirmed),
+            "items_not_answered": administration.items_not_answered,
+        }
+        if all(getattr(locked, name) == value for name, value in new_values.items()):
+            raise ValidationError(NOTHING_CHANGED)
+        for name, value in new_values.items():
+            setattr(locked, name, value)
+        locked._history_user = by
+        locked._change_reason = reason.strip()
+        locked.save()
+        _raise_alert_if_needed(locked, by)
+    return locked
+
+
+@dataclass(frozen=True)
+class Rescored:
+    response: Response
+    old_version: str
+    new_version: str
+    changes: dict[str, list[Any]]
+
+
+def response_rescore(*, response: Response, by, reason: str) -> Rescored | None:
+    """Recompute scores with the current scoring version; None when nothing changes."""
+    if not by.has_perm("questionnaires.rescore_responses"):
+        raise PermissionDenied
+    if not reason.strip():
+        raise ValidationError({"reason": [REASON_REQUIRED]})
+    scores = _score(response.instrument, response.answers)
+    new_scores = {k: v for k, v in scores.items() if k != "scoring_version"}
+    with transaction.atomic():
+        locked = Response.objects.select_for_update().get(pk=response.pk)
+        if locked.scores == new_scores and locked.scoring_version == scores["scoring_version"]:
+            return None
+        changes = {
+            key: [locked.scores.get(key), new_scores.get(key)]
+            for key in sorted(set(locked.scores) | set(new_scores))
+            if locked.scores.get(key) != new_scores.get(key)
+        }
+        result = Rescored(
+            response=locked,
+            old_version=locked.scoring_version,
+            new_version=scores["scoring_version"],
+            changes=changes,
+        )
+        locked.scores = new_scores
+        locked.scoring_version = scores["scoring_version"]
+        locked._history_user = by
+        locked._change_reason = f"Rescored ({result.old_version} -> {result.new_version}): {reason}"
+        locked.save(update_fields=["scores", "scoring_version"])
+        _raise_alert_if_needed(locked, by)
+    return result
+
+
+def alert_acknowledge(*, alert: SafetyAlert, note: str, by) -> SafetyAlert:
+    """An investigator closes an alert with a note of what was done."""
+    if not by.has_perm("questionnaires.acknowledge_alert"):
+        raise PermissionDenied
+    if not note.strip():
+        raise ValidationError({"note": [NOTE_REQUIRED]})
+    with transaction.atomic():
+        locked = SafetyAlert.objects.select_for_update().get(pk=alert.pk)
+        if locked.acknowledged_at is not None:
+            raise ValidationError(ALREADY_ACKNOWLEDGED)
+        locked.acknowledged_at = timezone.now()
+        locked.acknowledged_by = by
+        locked.acknowledgement_note = note.strip()
+        locked._history_user = by
+        locked._change_reason = "Acknowledged"
+        locked.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])
+    return locked
