@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -26,6 +27,16 @@ def _instrument_or_404(key: str):
         return instruments()[key]
     except KeyError as error:
         raise Http404 from error
+
+
+def _safe_next(request: HttpRequest) -> str:
+    """Where to go after saving (the assessor's call page), if it is on this site."""
+    target = request.GET.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
 
 
 def _administration(form) -> services.Administration:
@@ -100,6 +111,9 @@ def response_enter(request: HttpRequest, study_id: str, visit: str, instrument: 
             apply_errors(form, error)
         else:
             messages.success(request, _("Saved and scored."))
+            target = _safe_next(request)
+            if target:
+                return redirect(target)
             return redirect(
                 "response_detail", study_id=study_id, visit=visit, instrument=instrument
             )
@@ -112,6 +126,7 @@ def response_enter(request: HttpRequest, study_id: str, visit: str, instrument: 
             "visit": VisitCode(visit),
             "form": form,
             "correcting": correcting,
+            "next": _safe_next(request),
         },
     )
 

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from .audit import audit_event
@@ -304,6 +305,7 @@ def baseline_save(
         locked = Participant.objects.select_for_update().get(pk=participant.pk)
         _check_site(site=locked.site, by=by)
         existing = Baseline.objects.filter(participant=locked).first()
+        procedure_changed = existing is None or existing.procedure_date != data["procedure_date"]
         if existing is None:
             baseline = Baseline(participant=locked, recorded_by=by, **data)
         else:
@@ -320,7 +322,28 @@ def baseline_save(
         baseline._history_user = by
         baseline.full_clean(exclude=["participant", "recorded_by"])
         baseline.save()
+        if procedure_changed:
+            # Later apps (the follow-up schedule) act on the procedure date in this
+            # same transaction; they are named in settings so trial imports none.
+            for path in settings.PROCEDURE_DATE_HOOKS:
+                import_string(path)(
+                    participant=locked, procedure_date=baseline.procedure_date, by=by
+                )
     return baseline
+
+
+def participant_status_set(
+    *, participant: Participant, status: str, status_date: date, reason: str, by
+) -> Participant:
+    """Change a participant's study status (called by the follow-up services, which
+    record the details of the change). Runs in the caller's transaction."""
+    participant.status = status
+    participant.status_date = status_date
+    participant.status_reason = reason
+    participant._history_user = by
+    participant._change_reason = reason
+    participant.save(update_fields=["status", "status_date", "status_reason"])
+    return participant
 
 
 def audit_export_record(*, by, query: str) -> None:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -196,10 +197,25 @@ QUESTIONNAIRE_CONTENT_PACK = env.str("QUESTIONNAIRE_CONTENT_PACK", default="")
 TICS_VERSION = env.str("TICS_VERSION", default="tics41")
 TICS_ITEMS = env.json("TICS_ITEMS", default={})
 
+# Follow-up: the visit schedule (JSON as followup.windows.schedule_from_config
+# reads it; empty = the protocol's m1 ±7, m3 ±14, m6 ±14 days), and how long
+# after a window closes an uncontacted visit is marked missed.
+FOLLOWUP_SCHEDULE = env.json("FOLLOWUP_SCHEDULE", default={})
+FOLLOWUP_MISSED_AFTER_DAYS = env.int("FOLLOWUP_MISSED_AFTER_DAYS", default=30)
+# Called inside baseline_save when a procedure date is recorded or changed.
+PROCEDURE_DATE_HOOKS = ["followup.services.visits_schedule"]
+CELERY_BEAT_SCHEDULE = {
+    "visit-states-and-digests": {
+        "task": "followup.tasks.daily_followup",
+        "schedule": crontab(hour=env.int("DIGEST_HOUR", default=7), minute=0),
+    },
+}
+
 # seed_demo runs these after the participant core's own step, in order.
 DEMO_STEPS = [
     "questionnaires.demo.seed_baseline_questionnaires",
     "randomization.demo.seed_randomization",
+    "followup.demo.seed_followup",
 ]
 
 # Production hardening; ``check --deploy`` runs with DJANGO_DEBUG=false in CI.

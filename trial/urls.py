@@ -36,6 +36,7 @@ urlpatterns = [
     path("audit/export.csv", views.audit_trail_csv, name="audit_trail_csv"),
     path("", include("randomization.urls")),
     path("", include("questionnaires.urls")),
+    path("", include("followup.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -241,6 +241,7 @@ def _normalise(body: str, participant, allocation) -> str:
     ):
         body = body.replace(value, "«id»")
     body = body.replace(f"/screening/{participant.screening.pk}/", "/screening/«pk»/")
+    body = re.sub(r"/followup/visits/\d+/", "/followup/visits/«pk»/", body)
     body = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", body)
     return re.sub(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "«time»", body)
 

@@ -29,14 +29,12 @@ ROLES = [
 PAGE_ACCESS = {
     "participant_list": {
         "research_nurse",
-        "blinded_assessor",
         "investigator",
         "unblinded_statistician",
         "data_manager",
     },
     "participant_detail": {
         "research_nurse",
-        "blinded_assessor",
         "investigator",
         "unblinded_statistician",
         "data_manager",
@@ -107,8 +105,8 @@ def test_every_page_requires_login(client, enrolled):
         ("research_nurse", ["Screen a patient", "Screening log", "Participants"], ["Audit trail"]),
         (
             "blinded_assessor",
-            ["Participants"],
-            ["Screen a patient", "Screening log", "Audit trail"],
+            ["Calls"],
+            ["Participants", "Screen a patient", "Screening log", "Audit trail", "Worklist"],
         ),
         ("dsmb", [], ["Participants", "Screen a patient", "Screening log", "Audit trail"]),
         ("data_manager", ["Audit trail", "Administration", "Screening log"], ["Screen a patient"]),
@@ -453,4 +451,4 @@ def test_roles_sync_is_idempotent():
     nurse_group = Group.objects.get(name="research_nurse")
     assert nurse_group.permissions.filter(codename="screen_patient").exists()
     dsmb_permissions = Group.objects.get(name="dsmb").permissions.values_list("codename", flat=True)
-    assert sorted(dsmb_permissions) == ["view_arm"]
+    assert sorted(dsmb_permissions) == ["view_adherence", "view_arm"]

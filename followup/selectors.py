@@ -1,0 +1,118 @@
+"""Read layer of follow-up: worklists, call lists and visit pages.
+
+The assessor's reads never touch adverse events, adherence, status reasons or
+anything from randomization: their pages are built from visits, contact
+attempts, interviews and contact details only.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from trial.models import ParticipantStatus
+from trial.selectors import sites_for_user
+
+from .models import OPEN_STATUSES, AdverseEvent, AssessorExclusion, Visit, VisitStatus
+
+WORKLIST_FILTERS = ("today", "in_window", "overdue", "upcoming")
+SORTS = {
+    "window": ("window_closes", "participant__study_id"),
+    "target": ("target_date", "participant__study_id"),
+    "study_id": ("participant__study_id", "target_date"),
+}
+
+
+def _base(*, user) -> QuerySet[Visit]:
+    return (
+        Visit.objects.filter(
+            participant__site__in=sites_for_user(user=user),
+            participant__status=ParticipantStatus.ON_STUDY,
+            status__in=OPEN_STATUSES,
+        )
+        .select_related(
+            "participant", "participant__contact", "participant__site", "participant__screening"
+        )
+        .annotate(
+            attempts=Count("contact_attempts"),
+            failed_attempts=Count(
+                "contact_attempts",
+                filter=Q(contact_attempts__outcome__in=["no_answer", "wrong_number"]),
+            ),
+        )
+    )
+
+
+def _filtered(queryset: QuerySet[Visit], *, which: str, today: date) -> QuerySet[Visit]:
+    if which == "today":
+        return queryset.filter(target_date=today)
+    if which == "overdue":
+        return queryset.filter(window_closes__lt=today)
+    if which == "upcoming":
+        return queryset.filter(window_opens__gt=today, window_opens__lte=today + timedelta(days=14))
+    return queryset.filter(window_opens__lte=today, window_closes__gte=today)
+
+
+def worklist(*, user, which: str = "in_window", sort: str = "window", today=None):
+    """The nurse's follow-up visits at her sites."""
+    today = today or timezone.localdate()
+    queryset = _filtered(_base(user=user), which=which, today=today)
+    return queryset.order_by(*SORTS.get(sort, SORTS["window"]))
+
+
+def call_list(*, user, which: str = "in_window", sort: str = "window", today=None):
+    """The assessor's calls: like the worklist, less participants this assessor became
+    unblinded for (those calls go to another assessor)."""
+    today = today or timezone.localdate()
+    excluded = AssessorExclusion.objects.filter(participant=OuterRef("participant"), assessor=user)
+    queryset = _filtered(_base(user=user), which=which, today=today).filter(~Exists(excluded))
+    return queryset.order_by(*SORTS.get(sort, SORTS["window"]))
+
+
+def digest_visits_for(*, user, today: date) -> list[Visit]:
+    """What a nurse's or assessor's daily digest lists: due today, in window, overdue."""
+    lister = call_list if user.has_perm("followup.view_call_list") else worklist
+    open_now = lister(user=user, which="in_window", today=today)
+    overdue = lister(user=user, which="overdue", today=today)
+    return list(open_now) + list(overdue)
+
+
+def visit_for_user(*, user, pk: int) -> Visit:
+    visit = (
+        Visit.objects.filter(participant__site__in=sites_for_user(user=user), pk=pk)
+        .select_related(
+            "participant", "participant__contact", "participant__site", "participant__screening"
+        )
+        .first()
+    )
+    if visit is None:
+        raise Http404
+    return visit
+
+
+def visits_of(*, participant) -> QuerySet[Visit]:
+    return Visit.objects.filter(participant=participant).order_by("target_date")
+
+
+def assessor_excluded(*, participant, user) -> bool:
+    return AssessorExclusion.objects.filter(participant=participant, assessor=user).exists()
+
+
+def adverse_events_of(*, participant) -> QuerySet[AdverseEvent]:
+    return AdverseEvent.objects.filter(participant=participant).select_related("reviewed_by")
+
+
+def serious_events_for(*, user) -> QuerySet[AdverseEvent]:
+    """Serious adverse events at the user's sites, those awaiting review first."""
+    return (
+        AdverseEvent.objects.filter(serious=True, participant__site__in=sites_for_user(user=user))
+        .select_related("participant", "reviewed_by", "reported_by")
+        .order_by("reviewed_at", "-onset_date")
+    )
+
+
+def visit_done(visit: Visit) -> bool:
+    return visit.status in (VisitStatus.DONE, VisitStatus.DONE_OUT_OF_WINDOW)

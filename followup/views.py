@@ -1,0 +1,416 @@
+"""Views of follow-up: worklists, the assessor's call page, visits, adverse events, status.
+
+The assessor's views (call list and call page) build their pages from
+``followup.selectors`` only and render templates that show no adverse event,
+adherence, code-break or randomization detail.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from questionnaires.definitions import instruments
+from questionnaires.selectors import responses_of
+from trial import selectors as trial_selectors
+from trial.forms import apply_errors
+
+from . import selectors, services
+from .forms import (
+    AdherenceForm,
+    AdverseEventForm,
+    CompleteVisitForm,
+    ContactAttemptForm,
+    ContactDetailsForm,
+    InterviewForm,
+    MissedVisitForm,
+    ReviewForm,
+    StatusChangeForm,
+    WorklistFilter,
+)
+from .models import AdverseEvent, ContactDetails
+
+PAGE_SIZE = 25
+
+
+def _list_page(request, lister, template: str, title: str):
+    filters = WorklistFilter(request.GET or None)
+    chosen = filters.cleaned_data if filters.is_valid() else {}
+    which = chosen.get("which") or "in_window"
+    sort = chosen.get("sort") or "window"
+    queryset = lister(user=request.user, which=which, sort=sort)
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    names = {key: str(inst.name) for key, inst in instruments().items()}
+    rows = [(visit, [names.get(key, key) for key in visit.instruments]) for visit in page]
+    return render(
+        request,
+        template,
+        {
+            "filters": filters,
+            "page": page,
+            "rows": rows,
+            "query": query.urlencode(),
+            "title": title,
+            "which": which,
+        },
+    )
+
+
+@permission_required("followup.view_worklist", raise_exception=True)
+def worklist(request: HttpRequest) -> HttpResponse:
+    return _list_page(
+        request, selectors.worklist, "followup/worklist.html", _("Follow-up worklist")
+    )
+
+
+@permission_required("followup.view_call_list", raise_exception=True)
+def call_list(request: HttpRequest) -> HttpResponse:
+    return _list_page(request, selectors.call_list, "followup/call_list.html", _("Calls to make"))
+
+
+def _script(visit, participant):
+    """The call's script order: each instrument due, with whether it is entered."""
+    done = responses_of(participant=participant)
+    defined = instruments()
+    return [
+        (key, defined[key].name, (visit.code, key) in done)
+        for key in visit.instruments
+        if key in defined
+    ]
+
+
+@permission_required("followup.conduct_interview", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def call_page(request: HttpRequest, pk: int) -> HttpResponse:
+    visit = selectors.visit_for_user(user=request.user, pk=pk)
+    participant = visit.participant
+    if selectors.assessor_excluded(participant=participant, user=request.user):
+        raise PermissionDenied(str(services.ASSESSOR_EXCLUDED))
+    attempt_form = ContactAttemptForm(prefix="attempt")
+    interview_form = InterviewForm(prefix="call")
+    if request.method == "POST" and "attempt-outcome" in request.POST:
+        attempt_form = ContactAttemptForm(request.POST, prefix="attempt")
+        if attempt_form.is_valid():
+            try:
+                result = services.contact_attempt_record(
+                    visit=visit,
+                    attempted_at=attempt_form.cleaned_data["attempted_at"],
+                    outcome=attempt_form.cleaned_data["outcome"],
+                    call_back_at=attempt_form.cleaned_data["call_back_at"],
+                    note=attempt_form.cleaned_data["note"],
+                    by=request.user,
+                )
+            except ValidationError as error:
+                apply_errors(attempt_form, error)
+            else:
+                messages.info(request, _("Attempt logged."))
+                if result.suggest_missed:
+                    messages.warning(
+                        request,
+                        _(
+                            "Three attempts have failed in this window: the visit may be missed. "
+                            "Tell the research nurse."
+                        ),
+                    )
+                return redirect("call_page", pk=pk)
+    elif request.method == "POST":
+        interview_form = InterviewForm(request.POST, prefix="call")
+        if interview_form.is_valid():
+            data = interview_form.cleaned_data
+            try:
+                services.interview_record(
+                    visit=visit,
+                    started_at=data["started_at"],
+                    ended_at=data["ended_at"],
+                    disrupted=data["disrupted"],
+                    disruption_note=data["disruption_note"],
+                    remained_blind=data["remained_blind"],
+                    unblinding_note=data["unblinding_note"],
+                    out_of_window_reason=data["out_of_window_reason"],
+                    by=request.user,
+                )
+            except ValidationError as error:
+                apply_errors(interview_form, error)
+            else:
+                messages.success(request, _("Call recorded."))
+                return redirect("call_list")
+    return render(
+        request,
+        "followup/call_page.html",
+        {
+            "visit": visit,
+            "participant": participant,
+            "contact": ContactDetails.objects.filter(participant=participant).first(),
+            "script": _script(visit, participant),
+            "attempts": visit.contact_attempts.select_related("by"),
+            "interview": getattr(visit, "interview", None),
+            "attempt_form": attempt_form,
+            "interview_form": interview_form,
+            "here": reverse("call_page", args=[pk]),
+        },
+    )
+
+
+@permission_required("followup.record_visit", raise_exception=True)
+def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    visit = selectors.visit_for_user(user=request.user, pk=pk)
+    return render(
+        request,
+        "followup/visit_detail.html",
+        {
+            "visit": visit,
+            "participant": visit.participant,
+            "script": _script(visit, visit.participant),
+            "attempts": visit.contact_attempts.select_related("by"),
+            "interview": getattr(visit, "interview", None),
+            "complete_form": CompleteVisitForm(),
+            "missed_form": MissedVisitForm(),
+            "attempt_form": ContactAttemptForm(prefix="attempt"),
+            "adherence_form": AdherenceForm() if "adherence" in visit.extra_forms else None,
+            "adherence": getattr(visit.participant, "adherence", None)
+            if request.user.has_perm("followup.view_adherence")
+            else None,
+            "here": reverse("visit_detail", args=[pk]),
+        },
+    )
+
+
+def _visit_action(request, pk, form_class, action, success, **form_kwargs):
+    visit = selectors.visit_for_user(user=request.user, pk=pk)
+    form = form_class(request.POST, **form_kwargs)
+    if form.is_valid():
+        try:
+            action(visit, form.cleaned_data)
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, success)
+    else:
+        for field, errors in form.errors.items():
+            for message in errors:
+                messages.error(
+                    request,
+                    f"{form.fields[field].label if field in form.fields else ''}: {message}",
+                )
+    return redirect("visit_detail", pk=pk)
+
+
+@permission_required("followup.record_visit", raise_exception=True)
+@require_POST
+def visit_complete(request: HttpRequest, pk: int) -> HttpResponse:
+    return _visit_action(
+        request,
+        pk,
+        CompleteVisitForm,
+        lambda visit, data: services.visit_complete(
+            visit=visit,
+            done_on=data["done_on"],
+            out_of_window_reason=data["out_of_window_reason"],
+            by=request.user,
+        ),
+        _("Visit marked done."),
+    )
+
+
+@permission_required("followup.record_visit", raise_exception=True)
+@require_POST
+def visit_missed(request: HttpRequest, pk: int) -> HttpResponse:
+    return _visit_action(
+        request,
+        pk,
+        MissedVisitForm,
+        lambda visit, data: services.visit_mark_missed(
+            visit=visit, reason=data["reason"], by=request.user
+        ),
+        _("Visit marked missed."),
+    )
+
+
+@permission_required("followup.record_visit", raise_exception=True)
+@require_POST
+def visit_attempt(request: HttpRequest, pk: int) -> HttpResponse:
+    return _visit_action(
+        request,
+        pk,
+        ContactAttemptForm,
+        lambda visit, data: services.contact_attempt_record(
+            visit=visit,
+            attempted_at=data["attempted_at"],
+            outcome=data["outcome"],
+            call_back_at=data["call_back_at"],
+            note=data["note"],
+            by=request.user,
+        ),
+        _("Attempt logged."),
+        prefix="attempt",
+    )
+
+
+@permission_required("followup.record_visit", raise_exception=True)
+@require_POST
+def visit_adherence(request: HttpRequest, pk: int) -> HttpResponse:
+    return _visit_action(
+        request,
+        pk,
+        AdherenceForm,
+        lambda visit, data: services.adherence_record(
+            participant=visit.participant,
+            counted_on=data["counted_on"],
+            cachets_returned=data["cachets_returned"],
+            by=request.user,
+        ),
+        _("Adherence recorded."),
+    )
+
+
+@permission_required("followup.record_visit", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def contact_details(request: HttpRequest, study_id: str) -> HttpResponse:
+    participant = trial_selectors.participant_for_user(user=request.user, study_id=study_id)
+    existing = ContactDetails.objects.filter(participant=participant).first()
+    correcting = existing is not None
+    if request.method == "POST":
+        form = ContactDetailsForm(request.POST, correcting=correcting)
+    else:
+        initial = (
+            {
+                "phone": existing.phone,
+                "alternative_phone": existing.alternative_phone,
+                "best_time": existing.best_time,
+            }
+            if existing
+            else None
+        )
+        form = ContactDetailsForm(initial=initial, correcting=correcting)
+    if request.method == "POST" and form.is_valid():
+        data = {k: form.cleaned_data[k] for k in ("phone", "alternative_phone", "best_time")}
+        try:
+            services.contact_details_save(
+                participant=participant,
+                data=data,
+                by=request.user,
+                reason=form.cleaned_data.get("reason", ""),
+            )
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, _("Contact details saved."))
+            return redirect("participant_detail", study_id=study_id)
+    return render(
+        request,
+        "followup/simple_form.html",
+        {"participant": participant, "form": form, "title": _("Contact details")},
+    )
+
+
+@permission_required("followup.record_adverse_event", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def adverse_event_edit(request: HttpRequest, study_id: str, pk: int | None = None):
+    participant = trial_selectors.participant_for_user(user=request.user, study_id=study_id)
+    event = get_object_or_404(AdverseEvent, pk=pk, participant=participant) if pk else None
+    correcting = event is not None
+    if request.method == "POST":
+        form = AdverseEventForm(request.POST, correcting=correcting)
+    else:
+        initial = None
+        if event:
+            initial = {k: getattr(event, k) for k in services.AE_FIELDS}
+            initial["serious"] = "yes" if event.serious else "no"
+        form = AdverseEventForm(initial=initial, correcting=correcting)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if correcting:
+                services.adverse_event_update(
+                    event=event,
+                    data=form.event_data(),
+                    reason=form.cleaned_data["reason"],
+                    by=request.user,
+                )
+            else:
+                services.adverse_event_record(
+                    participant=participant, data=form.event_data(), by=request.user
+                )
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, _("Adverse event saved."))
+            return redirect("participant_detail", study_id=study_id)
+    return render(
+        request,
+        "followup/simple_form.html",
+        {"participant": participant, "form": form, "title": _("Adverse event")},
+    )
+
+
+@permission_required("followup.review_adverse_event", raise_exception=True)
+def sae_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "followup/sae_list.html",
+        {"events": selectors.serious_events_for(user=request.user), "form": ReviewForm()},
+    )
+
+
+@permission_required("followup.review_adverse_event", raise_exception=True)
+@require_POST
+def sae_review(request: HttpRequest, pk: int) -> HttpResponse:
+    event = get_object_or_404(selectors.serious_events_for(user=request.user), pk=pk)
+    form = ReviewForm(request.POST)
+    if form.is_valid():
+        try:
+            services.adverse_event_review(
+                event=event, note=form.cleaned_data["note"], by=request.user
+            )
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, _("Review recorded."))
+    else:
+        messages.error(request, _("Write the review."))
+    return redirect("sae_list")
+
+
+@require_http_methods(["GET", "POST"])
+def status_change(request: HttpRequest, study_id: str) -> HttpResponse:
+    if not (
+        request.user.has_perm("followup.change_study_status")
+        or request.user.has_perm("followup.decide_exclusion")
+    ):
+        raise PermissionDenied
+    participant = trial_selectors.participant_for_user(user=request.user, study_id=study_id)
+    form = StatusChangeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.status_change(
+                participant=participant,
+                kind=data["kind"],
+                effective_date=data["effective_date"],
+                reason=data["reason"],
+                decided_by=data["decided_by"],
+                data_may_be_used=data["data_may_be_used"],
+                by=request.user,
+            )
+        except PermissionDenied as error:
+            form.add_error("kind", str(error) or _("Your role may not record this change."))
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, _("Status change recorded."))
+            return redirect("participant_detail", study_id=study_id)
+    return render(
+        request,
+        "followup/simple_form.html",
+        {"participant": participant, "form": form, "title": _("Change study status")},
+    )
