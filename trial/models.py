@@ -135,14 +135,20 @@ class Screening(models.Model):
         Site, on_delete=models.PROTECT, related_name="screenings", verbose_name=_("site")
     )
     screening_date = models.DateField(_("screening date"))
-    initials = models.CharField(_("initials"), max_length=5)
-    hospital_number = models.CharField(_("hospital number"), max_length=30, db_index=True)
-    date_of_birth = models.DateField(_("date of birth"))
+    initials = models.CharField(_("initials"), max_length=5, blank=True)
+    hospital_number = models.CharField(
+        _("hospital number"), max_length=30, db_index=True, blank=True
+    )
+    # Empty only for screenings imported from another system (which carry the
+    # age, not the birth date); screenings entered here always have one.
+    date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
     sex = models.CharField(_("sex"), max_length=10, choices=Sex.choices)
     confirmed_diagnosis = models.BooleanField(
         _("primary unilateral breast cancer scheduled for a procedure")
     )
-    scheduled_procedure_date = models.DateField(_("scheduled procedure date"))
+    scheduled_procedure_date = models.DateField(
+        _("scheduled procedure date"), null=True, blank=True
+    )
     age_at_screening = models.PositiveSmallIntegerField(_("age at screening"))
 
     excl_age = models.BooleanField(_("age below 18 or over 70 years"))
@@ -184,6 +190,9 @@ class Screening(models.Model):
         related_name="+",
         verbose_name=_("screened by"),
     )
+    imported = models.BooleanField(
+        _("imported"), default=False, help_text=_("Came from import_trial_data, not this site.")
+    )
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
     history = HistoricalRecords(excluded_fields=["created_at"])
 
@@ -197,6 +206,16 @@ class Screening(models.Model):
                 condition=Q(eligible=True, consent_status__in=["pending", "consented", "declined"])
                 | Q(eligible=False, consent_status="not_eligible"),
                 name="screening_consent_only_when_eligible",
+            ),
+            models.CheckConstraint(
+                condition=Q(imported=True)
+                | (
+                    Q(date_of_birth__isnull=False)
+                    & Q(scheduled_procedure_date__isnull=False)
+                    & ~Q(initials="")
+                    & ~Q(hospital_number="")
+                ),
+                name="screening_identified_unless_imported",
             ),
         ]
 

@@ -140,6 +140,8 @@ def screening_counts(queryset: QuerySet[Screening]) -> dict[str, int]:
 
 def earlier_screenings(*, user, hospital_number: str, exclude_pk: int | None = None):
     """Earlier screenings of the same hospital number that the user may see."""
+    if not hospital_number.strip():
+        return Screening.objects.none()  # imported screenings carry no hospital number
     queryset = Screening.objects.filter(_site_filter(user=user)).filter(
         hospital_number__iexact=hospital_number.strip()
     )
