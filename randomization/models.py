@@ -211,7 +211,18 @@ class ArmAccess(models.Model):
 
     at = models.DateTimeField(_("when"), auto_now_add=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("who")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("who"),
+    )
+    os_user = models.CharField(
+        _("operating-system user"),
+        max_length=100,
+        blank=True,
+        help_text=_("For reads by a management command run on the server."),
     )
     participant = models.ForeignKey(
         "trial.Participant",

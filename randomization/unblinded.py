@@ -37,9 +37,12 @@ class SlotContent:
     arm: str
 
 
-def _record(*, user, purpose: str, reason: str, participant=None, rlist=None, count=1) -> None:
+def _record(
+    *, user, purpose: str, reason: str, participant=None, rlist=None, count=1, os_user=""
+) -> None:
     ArmAccess.objects.create(
         user=user,
+        os_user=os_user,
         participant=participant,
         randomization_list=rlist,
         purpose=purpose,
@@ -49,12 +52,13 @@ def _record(*, user, purpose: str, reason: str, participant=None, rlist=None, co
     # The trail is read by blinded people (the data manager), so it says that
     # an unblinded read happened, not the free-text reason, which could name an
     # arm; the reason is kept in ArmAccess, which only unblinded roles see.
+    by_command = f" by OS user {os_user}" if os_user else ""
     audit_event(
         user=user,
         model="randomization.ArmAccess",
         object_id=rlist.pk if rlist else "",
         subject=participant.study_id if participant else "",
-        summary=f"Unblinded read: {purpose} ({count} arm{'s' if count != 1 else ''})",
+        summary=f"Unblinded read: {purpose} ({count} arm{'s' if count != 1 else ''}){by_command}",
     )
 
 
@@ -111,6 +115,21 @@ def arms_by_participant(*, user, reason: str) -> dict[int, str]:
     _require_unblinded(user)
     allocations = list(Allocation.objects.select_related("slot"))
     _record(user=user, purpose="all allocations", reason=reason, count=len(allocations))
+    return {allocation.participant_id: _arm_of(allocation) for allocation in allocations}
+
+
+def arms_for_server_command(*, os_user: str, reason: str) -> dict[int, str]:
+    """Every allocation's arm for a management command run on the server (the DSMB
+    report, unblinded exports): whoever can run it already holds the database and the
+    key, so the read is recorded under the operating-system user instead."""
+    allocations = list(Allocation.objects.select_related("slot"))
+    _record(
+        user=None,
+        os_user=os_user or "unknown",
+        purpose="all allocations (server command)",
+        reason=reason,
+        count=len(allocations),
+    )
     return {allocation.participant_id: _arm_of(allocation) for allocation in allocations}
 
 

@@ -16,6 +16,8 @@ NAVIGATION = [
     ("sae_list", _("Serious adverse events"), "followup.review_adverse_event"),
     ("codebook", _("Codebook"), "questionnaires.view_codebook"),
     ("list_index", _("Randomization lists"), "randomization.manage_lists"),
+    ("dsmb_dashboard", _("DSMB dashboard"), "analysis.view_dashboard"),
+    ("open_report", _("Open report"), "analysis.view_open_report"),
     ("list_fingerprints", _("List fingerprints"), None),
 ]
 

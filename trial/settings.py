@@ -211,11 +211,15 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Generated PDF reports and exports are kept for download this long.
+REPORT_RETENTION_DAYS = env.int("REPORT_RETENTION_DAYS", default=7)
+
 # seed_demo runs these after the participant core's own step, in order.
 DEMO_STEPS = [
     "questionnaires.demo.seed_baseline_questionnaires",
     "randomization.demo.seed_randomization",
     "followup.demo.seed_followup",
+    "analysis.demo.seed_analysis",
 ]
 
 # Production hardening; ``check --deploy`` runs with DJANGO_DEBUG=false in CI.

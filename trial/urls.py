@@ -37,6 +37,7 @@ urlpatterns = [
     path("", include("randomization.urls")),
     path("", include("questionnaires.urls")),
     path("", include("followup.urls")),
+    path("", include("analysis.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -37,3 +37,22 @@
     update();
   });
 })();
+// Progress of background computations: poll the status URL, reload when done.
+(function () {
+  "use strict";
+  document.querySelectorAll("[data-progress-url]").forEach(function (element) {
+    var url = element.getAttribute("data-progress-url");
+    function poll() {
+      fetch(url, { credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (data) {
+          var bar = element.querySelector(".progress-bar");
+          if (bar) { bar.style.width = data.progress + "%"; bar.textContent = data.progress + "%"; }
+          if (data.status === "done" || data.status === "failed") { window.location.reload(); }
+          else { window.setTimeout(poll, 1000); }
+        })
+        .catch(function () { window.setTimeout(poll, 3000); });
+    }
+    window.setTimeout(poll, 1000);
+  });
+})();

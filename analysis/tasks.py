@@ -1,0 +1,106 @@
+"""Celery tasks of analysis: the heavy DSMB computation and the PDF reports.
+
+Both take ids, record progress on their row for the page to show, and are safe
+to run twice (a second run recomputes the same numbers from the same data).
+"""
+
+from __future__ import annotations
+
+import traceback
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from .models import AnalysisRun, ReportFile, Status
+
+
+def _progress(model, pk):
+    def update(percent: int, step: str = "") -> None:
+        model.objects.filter(pk=pk).update(progress=percent, **({"step": step} if step else {}))
+
+    return update
+
+
+@shared_task(time_limit=1800, soft_time_limit=1700)
+def compute_analysis(run_id: int) -> str:
+    from randomization import unblinded
+
+    from .figures import all_figures
+    from .report import build_report
+
+    run = AnalysisRun.objects.select_related("requested_by").get(pk=run_id)
+    AnalysisRun.objects.filter(pk=run_id).update(status=Status.RUNNING, progress=1)
+    try:
+        if run.kind == AnalysisRun.Kind.CLOSED:
+            with transaction.atomic():
+                arm_of = unblinded.arms_by_participant(
+                    user=run.requested_by, reason=f"DSMB analysis run {run.pk}"
+                )
+        else:
+            arm_of = None
+        result = build_report(
+            arm_of=arm_of,
+            population=run.population,
+            target=settings.ENROLMENT_TARGET,
+            progress=_progress(AnalysisRun, run_id),
+        )
+        figures = all_figures(result)
+    except Exception:  # noqa: BLE001 - the failure is shown on the page, not lost
+        AnalysisRun.objects.filter(pk=run_id).update(
+            status=Status.FAILED, error=traceback.format_exc()[-4000:], finished_at=timezone.now()
+        )
+        raise
+    AnalysisRun.objects.filter(pk=run_id).update(
+        status=Status.DONE,
+        progress=100,
+        step="",
+        result=result,
+        figures=figures,
+        data_sha256=result["data_sha256"],
+        finished_at=timezone.now(),
+    )
+    return result["data_sha256"]
+
+
+@shared_task(time_limit=600, soft_time_limit=540)
+def generate_report(report_id: int) -> str:
+    from weasyprint import HTML
+
+    report = ReportFile.objects.select_related("run").get(pk=report_id)
+    update = _progress(ReportFile, report_id)
+    ReportFile.objects.filter(pk=report_id).update(status=Status.RUNNING, progress=10)
+    run = report.run
+    try:
+        with translation.override(report.language):
+            update(30)
+            html = render_to_string(
+                "analysis/pdf_report.html",
+                {
+                    "run": run,
+                    "report": run.result,
+                    "figures": run.figures,
+                    "closed": run.kind == AnalysisRun.Kind.CLOSED,
+                    "generated": timezone.now(),
+                },
+            )
+            update(60)
+            pdf = HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+    except Exception:  # noqa: BLE001 - shown on the page
+        ReportFile.objects.filter(pk=report_id).update(
+            status=Status.FAILED, error=traceback.format_exc()[-4000:]
+        )
+        raise
+    cut = run.result.get("data_cut", "")
+    filename = f"dsmb-{run.kind}-report-{cut}-{report.language}.pdf"
+    ReportFile.objects.filter(pk=report_id).update(
+        status=Status.DONE,
+        progress=100,
+        content=pdf,
+        filename=filename,
+        expires_at=timezone.now() + timedelta(days=settings.REPORT_RETENTION_DAYS),
+    )
+    return filename

@@ -1,0 +1,139 @@
+"""Views of analysis: the unblinded DSMB dashboard, the open report, PDF reports.
+
+Only the DSMB and the unblinded statistician (``analysis.view_dashboard``) see
+anything by arm; opening the dashboard is audited.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from trial.audit import audit_event
+
+from . import services
+from .figures import OUTCOME_LABELS, VISIT_LABELS
+from .models import AnalysisRun, ReportFile, Status
+
+
+def _population(request) -> str:
+    value = request.GET.get("population", "completers")
+    return value if value in services.POPULATIONS else "completers"
+
+
+def _page(request, kind: str, template: str):
+    population = _population(request)
+    run = services.latest_run(kind=kind, population=population)
+    pending = (
+        AnalysisRun.objects.filter(
+            kind=kind, population=population, status__in=[Status.QUEUED, Status.RUNNING]
+        )
+        .order_by("-requested_at")
+        .first()
+    )
+    reports = ReportFile.objects.filter(run=run).order_by("-requested_at")[:5] if run else []
+    result = run.result if run else {}
+    outcomes = [
+        (
+            key,
+            OUTCOME_LABELS.get(key, key),
+            result.get("outcomes", {}).get(key),
+            (run.figures or {}).get(key) if run else None,
+        )
+        for key in OUTCOME_LABELS
+    ]
+    return render(
+        request,
+        template,
+        {
+            "run": run,
+            "pending": pending,
+            "report": result,
+            "figures": run.figures if run else {},
+            "population": population,
+            "outcomes": outcomes,
+            "visit_labels": VISIT_LABELS,
+            "reports": reports,
+        },
+    )
+
+
+@permission_required("analysis.view_dashboard", raise_exception=True)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    audit_event(user=request.user, model="analysis.Dashboard", summary="DSMB dashboard opened")
+    return _page(request, AnalysisRun.Kind.CLOSED, "analysis/dashboard.html")
+
+
+@permission_required("analysis.view_open_report", raise_exception=True)
+def open_report(request: HttpRequest) -> HttpResponse:
+    return _page(request, AnalysisRun.Kind.OPEN, "analysis/open_report.html")
+
+
+@require_POST
+def analysis_refresh(request: HttpRequest, kind: str) -> HttpResponse:
+    if kind not in AnalysisRun.Kind.values:
+        raise Http404
+    run = services.analysis_request(kind=kind, population=_population(request), by=request.user)
+    messages.info(request, _("The analysis is being computed."))
+    target = "dsmb_dashboard" if kind == AnalysisRun.Kind.CLOSED else "open_report"
+    return redirect(f"{_url(target)}?population={run.population}")
+
+
+def _url(name: str) -> str:
+    from django.urls import reverse
+
+    return reverse(name)
+
+
+def _check_kind(user, kind: str) -> None:
+    permission = "analysis.view_dashboard" if kind == "closed" else "analysis.view_open_report"
+    if not user.has_perm(permission):
+        raise PermissionDenied
+
+
+def run_status(request: HttpRequest, pk: int) -> JsonResponse:
+    run = get_object_or_404(AnalysisRun, pk=pk)
+    _check_kind(request.user, run.kind)
+    return JsonResponse({"status": run.status, "progress": run.progress, "step": run.step})
+
+
+@require_POST
+def report_request(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(AnalysisRun, pk=pk, status=Status.DONE)
+    _check_kind(request.user, run.kind)
+    language = request.POST.get("language", "en")
+    services.report_request(
+        run=run, language=language if language in {"en", "zh-hans"} else "en", by=request.user
+    )
+    messages.info(request, _("The PDF report is being generated."))
+    target = "dsmb_dashboard" if run.kind == AnalysisRun.Kind.CLOSED else "open_report"
+    return redirect(f"{_url(target)}?population={run.population}")
+
+
+def report_status(request: HttpRequest, pk: int) -> JsonResponse:
+    report = get_object_or_404(ReportFile.objects.select_related("run"), pk=pk)
+    _check_kind(request.user, report.run.kind)
+    return JsonResponse({"status": report.status, "progress": report.progress})
+
+
+def report_download(request: HttpRequest, pk: int) -> HttpResponse:
+    report = get_object_or_404(ReportFile.objects.select_related("run"), pk=pk, status=Status.DONE)
+    _check_kind(request.user, report.run.kind)
+    if report.expires_at and report.expires_at < timezone.now():
+        raise Http404
+    audit_event(
+        user=request.user,
+        model="analysis.ReportFile",
+        object_id=report.pk,
+        summary=f"Report downloaded: {report.filename}",
+    )
+    response = HttpResponse(bytes(report.content), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{report.filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
