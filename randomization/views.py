@@ -9,15 +9,18 @@ from __future__ import annotations
 import csv
 import io
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
+from django_ratelimit.decorators import ratelimit
 
 from trial import selectors as trial_selectors
 from trial.audit import audit_event
@@ -32,6 +35,9 @@ from .models import CodeBreak, RandomizationList
 
 @permission_required("randomization.randomize_participant", raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@ratelimit(
+    key="user", rate=lambda group, request: settings.RANDOMIZE_RATE, method="POST", block=True
+)
 def randomize(request: HttpRequest, study_id: str) -> HttpResponse:
     participant = trial_selectors.participant_for_user(user=request.user, study_id=study_id)
     blockers = services.randomization_blockers(participant)
@@ -104,6 +110,9 @@ def fingerprints(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def code_break(request: HttpRequest, study_id: str) -> HttpResponse:
     participant = trial_selectors.participant_for_user(user=request.user, study_id=study_id)
+    if settings.TWO_FACTOR_ENFORCED and not request.user.is_verified():
+        # A code-break needs the second factor, whatever the role.
+        return redirect(f"{reverse('two_factor')}?next={request.get_full_path()}")
     form = CodeBreakForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import hashlib
+import json
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
-from .models import AuditEvent
+from .models import AuditChainHead, AuditEvent
+
+GENESIS = "0" * 64
 
 # Fields that never go into the trail's change list, whatever the model: they
 # would only repeat the history row's own bookkeeping.
@@ -32,6 +37,73 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def entry_digest(event: AuditEvent, previous_hash: str) -> str:
+    """SHA-256 over the previous hash and the line's own content (canonical JSON)."""
+    content = {
+        "at": event.at.isoformat(),
+        "user": event.user_id,
+        "username": event.username,
+        "action": event.action,
+        "model": event.model,
+        "object_id": event.object_id,
+        "subject": event.subject,
+        "reason": event.reason,
+        "changes": event.changes,
+        "summary": event.summary,
+    }
+    canonical = json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return hashlib.sha256((previous_hash + canonical).encode()).hexdigest()
+
+
+def _append(event: AuditEvent) -> AuditEvent:
+    """Insert one line at the end of the chain, under the chain head's row lock."""
+    with transaction.atomic():
+        head, _created = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+        previous = head.last_hash or GENESIS
+        # JSON round trip so the hash is over exactly what the database stores.
+        event.changes = json.loads(json.dumps(event.changes, default=str))
+        event.previous_hash = previous
+        event.entry_hash = entry_digest(event, previous)
+        event.save()
+        head.last_hash, head.last_event = event.entry_hash, event.pk
+        head.save(update_fields=["last_hash", "last_event"])
+    return event
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    checked: int
+    first_broken: int | None
+    problem: str
+
+
+def verify_chain() -> ChainCheck:
+    """Walk the chain in insertion order; report the first line that does not link."""
+    previous = GENESIS
+    checked = 0
+    for event in AuditEvent.objects.order_by("pk").iterator(chunk_size=2000):
+        if event.previous_hash != previous:
+            return ChainCheck(
+                checked,
+                event.pk,
+                "does not point at the line before it (a line was removed or inserted)",
+            )
+        if entry_digest(event, previous) != event.entry_hash:
+            return ChainCheck(
+                checked, event.pk, "its content no longer matches its hash (the line was changed)"
+            )
+        previous = event.entry_hash
+        checked += 1
+    head = AuditChainHead.objects.filter(pk=1).first()
+    if head and checked and head.last_hash != previous:
+        return ChainCheck(
+            checked, None, "the chain's last line is missing (lines were removed from the end)"
+        )
+    return ChainCheck(checked, None, "")
+
+
 def audit_event(
     *,
     user,
@@ -45,18 +117,20 @@ def audit_event(
 ) -> AuditEvent:
     """Append one line to the audit trail (inside the caller's transaction)."""
     actor = user if getattr(user, "pk", None) else None
-    return AuditEvent.objects.create(
-        at=timezone.now(),
-        user=actor,
-        # Background tasks act for nobody in particular: the trail says so.
-        username=getattr(user, "username", "") or ("system" if user is None else ""),
-        action=action,
-        model=model,
-        object_id=str(object_id),
-        subject=subject,
-        reason=reason,
-        changes=changes or {},
-        summary=summary,
+    return _append(
+        AuditEvent(
+            at=timezone.now(),
+            user=actor,
+            # Background tasks act for nobody in particular: the trail says so.
+            username=getattr(user, "username", "") or ("system" if user is None else ""),
+            action=action,
+            model=model,
+            object_id=str(object_id),
+            subject=subject,
+            reason=reason,
+            changes=changes or {},
+            summary=summary,
+        )
     )
 
 
@@ -87,15 +161,17 @@ def record_history_row(sender, *, instance, history_instance, **kwargs) -> None:
             changes[field.name] = [None, _plain(getattr(history_instance, field.attname))]
     subject_of = getattr(instance, "audit_subject", None)
     user = history_instance.history_user
-    AuditEvent.objects.create(
-        at=history_instance.history_date,
-        user=user,
-        username=getattr(user, "username", "") or "",
-        action=action,
-        model=instance._meta.label,
-        object_id=str(instance.pk),
-        subject=subject_of() if subject_of else "",
-        reason=history_instance.history_change_reason or "",
-        changes=changes,
-        summary=str(instance),
+    _append(
+        AuditEvent(
+            at=history_instance.history_date,
+            user=user,
+            username=getattr(user, "username", "") or "",
+            action=action,
+            model=instance._meta.label,
+            object_id=str(instance.pk),
+            subject=subject_of() if subject_of else "",
+            reason=history_instance.history_change_reason or "",
+            changes=changes,
+            summary=str(instance),
+        )
     )

@@ -28,6 +28,7 @@ from .roles import (
     DSMB,
     INVESTIGATOR,
     RESEARCH_NURSE,
+    UNBLINDED_ROLES,
     UNBLINDED_STATISTICIAN,
     roles_sync,
 )
@@ -77,7 +78,23 @@ def demo_users(*, password: str) -> list:
         profile.save()
         profile.sites.add(site)
         users.append(user)
+        if role in UNBLINDED_ROLES:
+            _demo_authenticator(user)
     return users
+
+
+# A fixed authenticator key for the demo's unblinded users, so the demo can be
+# walked without a phone: `manage.py totp_code dsmb` prints the current code
+# (DEBUG only). Real users enrol their own authenticator with a QR code.
+DEMO_TOTP_KEY = "3132333435363738393031323334353637383930"
+
+
+def _demo_authenticator(user) -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.get_or_create(
+        user=user, name="demo authenticator", defaults={"key": DEMO_TOTP_KEY, "confirmed": True}
+    )
 
 
 def _demo_consent_forms() -> list[ConsentFormVersion]:

@@ -418,6 +418,10 @@ class AuditEvent(models.Model):
     reason = models.TextField(_("reason"), blank=True)
     changes = models.JSONField(_("changes"), default=dict, blank=True)
     summary = models.TextField(_("summary"), blank=True)
+    # Tamper evidence: each line carries the hash of the line before it, so a
+    # changed or deleted line breaks the chain (manage.py verify_audit).
+    previous_hash = models.CharField(_("previous hash"), max_length=64, blank=True)
+    entry_hash = models.CharField(_("hash"), max_length=64, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -426,3 +430,13 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.username} {self.action} {self.model}"
+
+
+class AuditChainHead(models.Model):
+    """The last hash of the audit chain; its row lock orders concurrent appends."""
+
+    last_hash = models.CharField(max_length=64, blank=True)
+    last_event = models.BigIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.last_hash

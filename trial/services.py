@@ -354,3 +354,12 @@ def audit_export_record(*, by, query: str) -> None:
         summary="Audit trail exported as CSV",
         changes={"filters": query},
     )
+
+
+def second_factor_record(*, user, enrolled: bool) -> None:
+    """Note in the trail that a person enrolled or used their second factor."""
+    audit_event(
+        user=user,
+        model="auth.TwoFactor",
+        summary="Authenticator enrolled" if enrolled else "Second factor verified",
+    )

@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from django_ratelimit.decorators import ratelimit
 
 from . import views
 
@@ -10,10 +12,15 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path(
         "accounts/login/",
-        login_not_required(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        login_not_required(
+            ratelimit(
+                key="ip", rate=lambda group, request: settings.LOGIN_RATE, method="POST", block=True
+            )(auth_views.LoginView.as_view(redirect_authenticated_user=True))
+        ),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/2fa/", views.two_factor, name="two_factor"),
     path(
         "accounts/password/",
         auth_views.PasswordChangeView.as_view(),

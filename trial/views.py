@@ -13,6 +13,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -351,3 +352,55 @@ def audit_trail_csv(request: HttpRequest) -> StreamingHttpResponse:
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="audit-trail-{stamp}.csv"'
     return response
+
+
+def rate_limited(request: HttpRequest, exception) -> HttpResponse:
+    """Too many attempts in a short time (django-ratelimit): try again shortly."""
+    return render(request, "429.html", status=429)
+
+
+@require_http_methods(["GET", "POST"])
+def two_factor(request: HttpRequest) -> HttpResponse:
+    """Enrol a TOTP authenticator (QR code) or confirm a code from it."""
+    import qrcode
+    import qrcode.image.svg
+    from django_otp import login as otp_login
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    next_url = request.GET.get("next") or request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
+    enrolling = device is None
+    if enrolling:
+        device = TOTPDevice.objects.filter(user=request.user, confirmed=False).first()
+        if device is None:
+            device = TOTPDevice.objects.create(
+                user=request.user, name="authenticator", confirmed=False
+            )
+    error = ""
+    if request.method == "POST":
+        token = request.POST.get("token", "").strip().replace(" ", "")
+        if token.isdigit() and device.verify_token(token):
+            if enrolling:
+                device.confirmed = True
+                device.save(update_fields=["confirmed"])
+            otp_login(request, device)
+            services.second_factor_record(user=request.user, enrolled=enrolling)
+            return redirect(next_url)
+        error = _("That code is not valid. Check the time on your phone and try again.")
+    qr_svg = ""
+    if enrolling:
+        image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage)
+        qr_svg = image.to_string(encoding="unicode")
+    return render(
+        request,
+        "registration/two_factor.html",
+        {
+            "enrolling": enrolling,
+            "qr_svg": qr_svg,
+            "secret": device.bin_key.hex() if enrolling else "",
+            "error": error,
+            "next": next_url,
+        },
+    )

@@ -125,3 +125,37 @@ def test_reference_data_changes_are_audited(datamanager):
     version.save()
     event = AuditEvent.objects.get(model="trial.ConsentFormVersion")
     assert event.username == "datamanager"
+
+
+class TestHashChain:
+    def test_chain_is_intact_after_normal_work(self, trail):
+        from django.core.management import call_command
+
+        call_command("verify_audit")
+        events = list(AuditEvent.objects.order_by("pk"))
+        assert events[0].previous_hash == "0" * 64
+        for before, after in zip(events, events[1:], strict=False):
+            assert after.previous_hash == before.entry_hash
+
+    def test_changed_line_is_reported(self, trail):
+        from django.core.management import CommandError, call_command
+
+        victim = AuditEvent.objects.order_by("pk")[3]
+        AuditEvent.objects.filter(pk=victim.pk).update(reason="nothing to see")
+        with pytest.raises(CommandError, match=f"audit line {victim.pk}: its content"):
+            call_command("verify_audit")
+
+    def test_deleted_line_is_reported(self, trail):
+        from django.core.management import CommandError, call_command
+
+        events = list(AuditEvent.objects.order_by("pk"))
+        AuditEvent.objects.filter(pk=events[2].pk).delete()
+        with pytest.raises(CommandError, match=f"audit line {events[3].pk}: does not point"):
+            call_command("verify_audit")
+
+    def test_truncated_end_is_reported(self, trail):
+        from django.core.management import CommandError, call_command
+
+        AuditEvent.objects.filter(pk=AuditEvent.objects.order_by("-pk")[0].pk).delete()
+        with pytest.raises(CommandError, match="the end"):
+            call_command("verify_audit")

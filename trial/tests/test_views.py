@@ -451,4 +451,9 @@ def test_roles_sync_is_idempotent():
     nurse_group = Group.objects.get(name="research_nurse")
     assert nurse_group.permissions.filter(codename="screen_patient").exists()
     dsmb_permissions = Group.objects.get(name="dsmb").permissions.values_list("codename", flat=True)
-    assert sorted(dsmb_permissions) == ["view_adherence", "view_arm"]
+    assert sorted(dsmb_permissions) == [
+        "view_adherence",
+        "view_arm",
+        "view_dashboard",
+        "view_open_report",
+    ]

@@ -1,0 +1,55 @@
+"""Simplified Chinese (China) wording of PHQ-9 and GAD-7.
+
+Source: Pfizer, PHQ-9/GAD-7 Chinese (China) translations; free to reproduce,
+no permission needed. (PHQ-9 and GAD-7 were developed by Drs. Robert L.
+Spitzer, Janet B.W. Williams, Kurt Kroenke and colleagues, with an
+educational grant from Pfizer Inc.)
+
+Plain data, no Django imports. Item keys match ``questionnaires.definitions``
+(``phq9_1`` … ``phq9_10``, ``gad7_1`` … ``gad7_7``, ``gad7_difficulty``).
+Option labels are listed in score order: index 0 scores 0, index 3 scores 3.
+"""
+
+from __future__ import annotations
+
+PHQ9_INSTRUCTIONS_ZH = "在过去两个星期，有多少时候您受到以下任何问题所困扰？"
+
+PHQ9_WORDING_ZH = {
+    "phq9_1": "做事时提不起劲或没有兴趣",
+    "phq9_2": "感到心情低落、沮丧或绝望",
+    "phq9_3": "入睡困难、睡不安稳或睡眠过多",
+    "phq9_4": "感觉疲倦或没有活力",
+    "phq9_5": "食欲不振或吃太多",
+    "phq9_6": "觉得自己很糟——或觉得自己很失败，或让自己或家人失望",
+    "phq9_7": "对事物专注有困难，例如阅读报纸或看电视时",
+    "phq9_8": (
+        "动作或说话速度缓慢到别人已经觉察？或正好相反——烦躁或坐立不安、动来动去的情况更胜于平常"
+    ),
+    "phq9_9": "有不如死掉或用某种方式伤害自己的念头",
+    "phq9_10": (
+        "如果您发现自己有以上任何问题，这些问题在您工作、处理家庭事务，"
+        "或与他人相处上造成了多大的困难？"
+    ),
+}
+
+GAD7_INSTRUCTIONS_ZH = "在过去两个星期，有多少时候您受到以下任何问题所困扰？"
+
+GAD7_WORDING_ZH = {
+    "gad7_1": "感觉紧张、焦虑或急切",
+    "gad7_2": "不能够停止或控制担忧",
+    "gad7_3": "对各种各样的事情担忧过多",
+    "gad7_4": "很难放松下来",
+    "gad7_5": "由于不安而无法静坐",
+    "gad7_6": "变得容易烦恼或急躁",
+    "gad7_7": "感到似乎将有可怕的事情发生而害怕",
+    "gad7_difficulty": (
+        "如果您发现自己有以上任何问题，这些问题在您工作、处理家庭事务，"
+        "或与他人相处上造成了多大的困难？"
+    ),
+}
+
+# Answer options for PHQ-9 items 1–9 and GAD-7 items 1–7, scored 0..3.
+FREQUENCY_OPTIONS_ZH = ("完全不会", "好几天", "一半以上的天数", "几乎每天")
+
+# Answer options for the unscored difficulty question (phq9_10, gad7_difficulty), 0..3.
+DIFFICULTY_OPTIONS_ZH = ("没有困难", "有些困难", "很困难", "非常困难")
