@@ -71,3 +71,31 @@ class ReportFile(models.Model):
 
     def __str__(self) -> str:
         return self.filename or f"report {self.pk}"
+
+
+class DataExport(models.Model):
+    """A trial-data export made in the background, kept for download for a limited time."""
+
+    class Format(models.TextChoices):
+        CSV = "csv", _("Interchange CSV (contracts §3)")
+        XPT = "xpt", _("SAS transport (XPT) and CSV")
+        ODM = "odm", _("CDISC ODM 1.3 XML and CSV")
+
+    format = models.CharField(max_length=5, choices=Format.choices, default=Format.CSV)
+    unblinded = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    content = models.BinaryField(blank=True)
+    filename = models.CharField(max_length=200, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return self.filename or f"export {self.pk}"

@@ -64,3 +64,19 @@ def latest_run(*, kind: str, population: str) -> AnalysisRun | None:
         .order_by("-finished_at")
         .first()
     )
+
+
+def export_request(*, format: str, unblinded: bool, by):
+    """Queue a data export; an unblinded one needs the unblinded permission."""
+    from .models import DataExport
+
+    if not by.has_perm("analysis.export_data"):
+        raise PermissionDenied
+    if unblinded and not by.has_perm("randomization.view_arm"):
+        raise PermissionDenied
+    with transaction.atomic():
+        export = DataExport.objects.create(format=format, unblinded=unblinded, requested_by=by)
+        from .tasks import build_export
+
+        transaction.on_commit(lambda: build_export.delay(export.pk))
+    return export

@@ -104,3 +104,66 @@ def generate_report(report_id: int) -> str:
         expires_at=timezone.now() + timedelta(days=settings.REPORT_RETENTION_DAYS),
     )
     return filename
+
+
+@shared_task(time_limit=1800, soft_time_limit=1700)
+def build_export(export_id: int) -> str:
+    """Write the export into a zip kept on its row until it expires."""
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    from . import exports, interchange
+    from .models import DataExport
+
+    export = DataExport.objects.select_related("requested_by").get(pk=export_id)
+    update = _progress(DataExport, export_id)
+    DataExport.objects.filter(pk=export_id).update(status=Status.RUNNING, progress=5)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            directory = Path(folder)
+            rows = interchange.export_files(
+                directory,
+                user=export.requested_by,
+                unblinded=export.unblinded,
+                formats=("csv", export.format) if export.format != "csv" else ("csv",),
+            )
+            update(50)
+            if export.format == "xpt":
+                exports.write_xpt(exports.frames(rows), directory)
+            elif export.format == "odm":
+                exports.write_odm(exports.frames(rows), directory / "trial.odm.xml")
+            update(80)
+            buffer = tempfile.SpooledTemporaryFile()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for path in sorted(directory.iterdir()):
+                    archive.write(path, path.name)
+            buffer.seek(0)
+            content = buffer.read()
+    except Exception:  # noqa: BLE001 - shown on the page
+        DataExport.objects.filter(pk=export_id).update(
+            status=Status.FAILED, error=traceback.format_exc()[-4000:]
+        )
+        raise
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    kind = "unblinded" if export.unblinded else "blinded"
+    filename = f"trial-data-{kind}-{export.format}-{stamp}.zip"
+    DataExport.objects.filter(pk=export_id).update(
+        status=Status.DONE,
+        progress=100,
+        content=content,
+        filename=filename,
+        expires_at=timezone.now() + timedelta(days=settings.REPORT_RETENTION_DAYS),
+    )
+    return filename
+
+
+@shared_task(time_limit=300, soft_time_limit=270)
+def purge_expired_files() -> int:
+    """Empty the content of reports and exports past their download period (daily)."""
+    from .models import DataExport
+
+    now = timezone.now()
+    purged = DataExport.objects.filter(expires_at__lt=now).exclude(content=b"").update(content=b"")
+    purged += ReportFile.objects.filter(expires_at__lt=now).exclude(content=b"").update(content=b"")
+    return purged

@@ -10,4 +10,7 @@ urlpatterns = [
     path("analysis/runs/<int:pk>/report/", views.report_request, name="report_request"),
     path("reports/<int:pk>/status/", views.report_status, name="report_status"),
     path("reports/<int:pk>/download/", views.report_download, name="report_download"),
+    path("exports/", views.exports_page, name="exports"),
+    path("exports/<int:pk>/status/", views.export_status, name="export_status"),
+    path("exports/<int:pk>/download/", views.export_download, name="export_download"),
 ]

@@ -137,3 +137,59 @@ def report_download(request: HttpRequest, pk: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{report.filename}"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+@permission_required("analysis.export_data", raise_exception=True)
+def exports_page(request: HttpRequest) -> HttpResponse:
+    from .models import DataExport
+
+    if request.method == "POST":
+        format_ = request.POST.get("format", "csv")
+        if format_ not in DataExport.Format.values:
+            format_ = "csv"
+        # Only those who may see arms are offered the choice; for anyone else the
+        # export is blinded whatever the request says.
+        unblinded = request.POST.get("unblinded") == "on" and request.user.has_perm(
+            "randomization.view_arm"
+        )
+        services.export_request(format=format_, unblinded=unblinded, by=request.user)
+        messages.info(request, _("The export is being prepared."))
+        return redirect("exports")
+    return render(
+        request,
+        "analysis/exports.html",
+        {
+            "exports": DataExport.objects.filter(requested_by=request.user).defer("content")[:20],
+            "formats": DataExport.Format.choices,
+            "may_unblind": request.user.has_perm("randomization.view_arm"),
+            "now": timezone.now(),
+        },
+    )
+
+
+def export_status(request: HttpRequest, pk: int) -> JsonResponse:
+    from .models import DataExport
+
+    export = get_object_or_404(
+        DataExport.objects.defer("content"), pk=pk, requested_by=request.user
+    )
+    return JsonResponse({"status": export.status, "progress": export.progress})
+
+
+@permission_required("analysis.export_data", raise_exception=True)
+def export_download(request: HttpRequest, pk: int) -> HttpResponse:
+    from .models import DataExport
+
+    export = get_object_or_404(DataExport, pk=pk, requested_by=request.user, status=Status.DONE)
+    if (export.expires_at and export.expires_at < timezone.now()) or not export.content:
+        raise Http404
+    audit_event(
+        user=request.user,
+        model="analysis.DataExport",
+        object_id=export.pk,
+        summary=f"Export downloaded: {export.filename}",
+    )
+    response = HttpResponse(bytes(export.content), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -18,6 +18,7 @@ NAVIGATION = [
     ("list_index", _("Randomization lists"), "randomization.manage_lists"),
     ("dsmb_dashboard", _("DSMB dashboard"), "analysis.view_dashboard"),
     ("open_report", _("Open report"), "analysis.view_open_report"),
+    ("exports", _("Exports"), "analysis.export_data"),
     ("list_fingerprints", _("List fingerprints"), None),
 ]
 

@@ -217,6 +217,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "followup.tasks.daily_followup",
         "schedule": crontab(hour=env.int("DIGEST_HOUR", default=7), minute=0),
     },
+    "purge-expired-downloads": {
+        "task": "analysis.tasks.purge_expired_files",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 
 # Generated PDF reports and exports are kept for download this long.
