@@ -109,6 +109,7 @@ def generate_report(report_id: int) -> str:
 @shared_task(time_limit=1800, soft_time_limit=1700)
 def build_export(export_id: int) -> str:
     """Write the export into a zip kept on its row until it expires."""
+    import io
     import tempfile
     import zipfile
     from pathlib import Path
@@ -134,12 +135,11 @@ def build_export(export_id: int) -> str:
             elif export.format == "odm":
                 exports.write_odm(exports.frames(rows), directory / "trial.odm.xml")
             update(80)
-            buffer = tempfile.SpooledTemporaryFile()
+            buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                 for path in sorted(directory.iterdir()):
                     archive.write(path, path.name)
-            buffer.seek(0)
-            content = buffer.read()
+            content = buffer.getvalue()
     except Exception:  # noqa: BLE001 - shown on the page
         DataExport.objects.filter(pk=export_id).update(
             status=Status.FAILED, error=traceback.format_exc()[-4000:]
