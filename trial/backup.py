@@ -55,6 +55,13 @@ def manifest() -> dict:
     }
 
 
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"{name} is not installed (PostgreSQL client tools are needed)")
+    return path
+
+
 def _pg_env(settings_dict: dict) -> dict:
     env = dict(os.environ)
     if settings_dict.get("PASSWORD"):
@@ -83,7 +90,13 @@ def backup(path: Path) -> Path:
     info = manifest()
     if connection.vendor == "postgresql":
         subprocess.run(  # noqa: S603 - fixed program, arguments from settings
-            ["pg_dump", "-Fc", "-f", str(path), *_pg_args(settings_dict, settings_dict["NAME"])],
+            [
+                _tool("pg_dump"),
+                "-Fc",
+                "-f",
+                str(path),
+                *_pg_args(settings_dict, settings_dict["NAME"]),
+            ],
             check=True,
             env=_pg_env(settings_dict),
         )
@@ -155,7 +168,7 @@ def _verify_postgres(path: Path, tables: list[str]):
         admin.execute(f'CREATE DATABASE "{scratch}"')
     try:
         subprocess.run(  # noqa: S603
-            ["pg_restore", "--no-owner", *_pg_args(settings_dict, scratch), str(path)],
+            [_tool("pg_restore"), "--no-owner", *_pg_args(settings_dict, scratch), str(path)],
             check=True,
             env=_pg_env(settings_dict),
         )
