@@ -24,7 +24,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-venv: $(VENV)/.installed
+# Translations are compiled in the build, never committed as binaries. Without
+# GNU gettext (msgfmt) the site still runs, in English.
+locale/zh_Hans/LC_MESSAGES/django.mo: locale/zh_Hans/LC_MESSAGES/django.po
+	@if command -v msgfmt >/dev/null 2>&1; then \
+		$(PY) manage.py compilemessages --ignore=.venv -v0; \
+	else echo "msgfmt not found (apt-get install gettext): the Chinese interface is not compiled"; fi
+
+venv: $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo
 
 migrate: venv
 	$(PY) manage.py migrate --noinput

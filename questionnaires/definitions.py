@@ -17,6 +17,14 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from . import scoring
+from .wording_zh import (
+    DIFFICULTY_OPTIONS_ZH,
+    FREQUENCY_OPTIONS_ZH,
+    GAD7_INSTRUCTIONS_ZH,
+    GAD7_WORDING_ZH,
+    PHQ9_INSTRUCTIONS_ZH,
+    PHQ9_WORDING_ZH,
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,9 @@ class Item:
     maximum: int | None = None
     help_text: Any = ""
     wording: Mapping[str, str] = field(default_factory=dict)
+    # Answer options in the participant's language (free instruments only); the
+    # UI's own translation is used when a language is not given here.
+    option_wording: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def allowed_values(self) -> str:
@@ -207,7 +218,12 @@ GAD7 = Instrument(
     items=(
         *(
             Item(
-                key, _GAD7_LABELS[key], "choice", _FREQUENCY_2W, wording={"en": _GAD7_WORDING[key]}
+                key,
+                _GAD7_LABELS[key],
+                "choice",
+                _FREQUENCY_2W,
+                wording={"en": _GAD7_WORDING[key], "zh-hans": GAD7_WORDING_ZH[key]},
+                option_wording={"zh-hans": FREQUENCY_OPTIONS_ZH},
             )
             for key in scoring.GAD7_SCORED_ITEMS
         ),
@@ -217,14 +233,19 @@ GAD7 = Instrument(
             "choice",
             _DIFFICULTY,
             required=False,
-            wording={"en": _GAD7_WORDING["gad7_difficulty"]},
+            wording={
+                "en": _GAD7_WORDING["gad7_difficulty"],
+                "zh-hans": GAD7_WORDING_ZH["gad7_difficulty"],
+            },
+            option_wording={"zh-hans": DIFFICULTY_OPTIONS_ZH},
         ),
     ),
     scorer=scoring.score_gad7,
     score_keys=("total", "severity"),
     licensed=False,
     instructions={
-        "en": "Over the last 2 weeks, how often have you been bothered by the following problems?"
+        "en": "Over the last 2 weeks, how often have you been bothered by the following problems?",
+        "zh-hans": GAD7_INSTRUCTIONS_ZH,
     },
 )
 
@@ -270,7 +291,12 @@ PHQ9 = Instrument(
     items=(
         *(
             Item(
-                key, _PHQ9_LABELS[key], "choice", _FREQUENCY_2W, wording={"en": _PHQ9_WORDING[key]}
+                key,
+                _PHQ9_LABELS[key],
+                "choice",
+                _FREQUENCY_2W,
+                wording={"en": _PHQ9_WORDING[key], "zh-hans": PHQ9_WORDING_ZH[key]},
+                option_wording={"zh-hans": FREQUENCY_OPTIONS_ZH},
             )
             for key in scoring.PHQ9_SCORED_ITEMS
         ),
@@ -280,7 +306,8 @@ PHQ9 = Instrument(
             "choice",
             _DIFFICULTY,
             required=False,
-            wording={"en": _PHQ9_WORDING["phq9_10"]},
+            wording={"en": _PHQ9_WORDING["phq9_10"], "zh-hans": PHQ9_WORDING_ZH["phq9_10"]},
+            option_wording={"zh-hans": DIFFICULTY_OPTIONS_ZH},
         ),
     ),
     scorer=scoring.score_phq9,
@@ -288,7 +315,8 @@ PHQ9 = Instrument(
     licensed=False,
     instructions={
         "en": "Over the last 2 weeks, how often have you been bothered by any of the following "
-        "problems?"
+        "problems?",
+        "zh-hans": PHQ9_INSTRUCTIONS_ZH,
     },
 )
 

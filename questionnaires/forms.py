@@ -58,9 +58,14 @@ def soft_queries(instrument_key: str, answers: dict[str, Any]) -> list[tuple[str
 
 
 def _wording(item: Item, instrument: Instrument, language: str) -> str | None:
+    """The item's wording in the participant's language (committed, or the content
+    pack's for licensed instruments), falling back to English."""
     if item.wording:
         return item.wording.get(language) or item.wording.get("en")
-    return content_pack().wording(instrument.key, item.key, language)
+    pack = content_pack()
+    return pack.wording(instrument.key, item.key, language) or pack.wording(
+        instrument.key, item.key, "en"
+    )
 
 
 class ResponseForm(forms.Form):
@@ -145,8 +150,13 @@ class ResponseForm(forms.Form):
         common = {"label": label, "required": False, "help_text": item.help_text}
         key = item.key
         if item.kind == "choice":
+            # The participant's language when the instrument carries it, else the UI's.
+            labels = item.option_wording.get(self.language) or [o.label for o in item.options]
             self.fields[key] = forms.TypedChoiceField(
-                choices=[(o.value, f"{o.value} — {o.label}") for o in item.options],
+                choices=[
+                    (o.value, f"{o.value} — {label}")
+                    for o, label in zip(item.options, labels, strict=True)
+                ],
                 coerce=int,
                 empty_value=None,
                 widget=forms.RadioSelect(attrs={"class": "form-check-input"}),

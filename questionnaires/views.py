@@ -82,7 +82,13 @@ def response_enter(request: HttpRequest, study_id: str, visit: str, instrument: 
     existing = selectors.response_for(participant=participant, visit=visit, instrument=instrument)
     correcting = existing is not None
     default_mode = Mode.IN_PERSON if visit == VisitCode.BASELINE else Mode.TELEPHONE
-    kwargs = {"instrument": definition, "correcting": correcting, "default_mode": default_mode}
+    kwargs = {
+        "instrument": definition,
+        "correcting": correcting,
+        "default_mode": default_mode,
+        # Administered in the participant's language (stored with the response).
+        "language": existing.language if existing else participant.language,
+    }
     if request.method == "POST":
         form = ResponseForm(request.POST, **kwargs)
     else:

@@ -152,6 +152,16 @@ class ScreeningForm(forms.Form):
 class ConsentForm(forms.Form):
     consent_date = forms.DateField(label=_("Date of consent"), widget=DateInput())
     form_version = forms.ModelChoiceField(label=_("Consent form version"), queryset=None)
+    language = forms.ChoiceField(
+        label=_("Questionnaire language"),
+        choices=[("zh-hans", "中文"), ("en", "English")],
+        required=False,
+        initial="zh-hans",
+        help_text=_("The language the participant will answer the questionnaires in."),
+    )
+
+    def clean_language(self) -> str:
+        return self.cleaned_data["language"] or "zh-hans"
     signed_form_filed = forms.BooleanField(
         label=_("The signed consent form is filed in the investigator site file"),
         required=True,
@@ -167,6 +177,7 @@ class ConsentForm(forms.Form):
         self.helper.layout = Layout(
             "consent_date",
             "form_version",
+            "language",
             "signed_form_filed",
             Submit("consent", _("Record consent and enrol")),
         )
@@ -327,3 +338,17 @@ class AuditFilter(forms.Form):
     def __init__(self, *args, models=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["model"].choices = [("", _("All")), *((m, m) for m in models)]
+
+
+class ProfileForm(forms.Form):
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        choices=[("", _("Follow my browser")), ("en", "English"), ("zh-hans", "中文")],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout("language", Submit("save", _("Save")))

@@ -31,3 +31,21 @@ class TwoFactorMiddleware:
         if needs_second_factor(request.user) and not request.path.startswith(_ALLOWED_PREFIXES):
             return redirect(f"{reverse('two_factor')}?next={request.get_full_path()}")
         return self.get_response(request)
+
+
+class UserLanguageMiddleware:
+    """Use the language a person chose in their profile; otherwise the browser's
+    (Django's LocaleMiddleware has already chosen that, e.g. on the login page)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.utils import translation
+
+        user = getattr(request, "user", None)
+        profile = getattr(user, "profile", None) if user and user.is_authenticated else None
+        if profile is not None and profile.language:
+            translation.activate(profile.language)
+            request.LANGUAGE_CODE = profile.language
+        return self.get_response(request)

@@ -41,8 +41,13 @@ class Site(models.Model):
         return ""
 
 
+class Language(models.TextChoices):
+    ENGLISH = "en", "English"
+    CHINESE = "zh-hans", "中文"
+
+
 class UserProfile(models.Model):
-    """What the auth user does not carry: the sites a person works at."""
+    """What the auth user does not carry: the sites a person works at, their language."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -55,6 +60,13 @@ class UserProfile(models.Model):
         _("all sites"),
         default=False,
         help_text=_("Trial-wide roles (data manager, DSMB, statistician) see every site."),
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=Language.choices,
+        blank=True,
+        help_text=_("Empty: follow the browser's language."),
     )
 
     class Meta:
@@ -261,6 +273,13 @@ class Participant(models.Model):
         verbose_name=_("consent taken by"),
     )
     signed_form_filed = models.BooleanField(_("signed consent form filed"))
+    language = models.CharField(
+        _("questionnaire language"),
+        max_length=10,
+        choices=Language.choices,
+        default=Language.CHINESE,
+        help_text=_("The language the participant answers the questionnaires in."),
+    )
     status = models.CharField(
         _("status"),
         max_length=30,

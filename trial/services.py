@@ -169,6 +169,7 @@ def participant_consent(
     form_version: ConsentFormVersion,
     signed_form_filed: bool,
     by,
+    language: str = "zh-hans",
 ) -> Participant:
     """Record consent and enrol the patient as a participant with a new study id.
 
@@ -205,6 +206,7 @@ def participant_consent(
             consent_form_version=form_version,
             consent_taken_by=by,
             signed_form_filed=True,
+            language=language,
             status=ParticipantStatus.ON_STUDY,
             status_date=consent_date,
         )
@@ -363,3 +365,15 @@ def second_factor_record(*, user, enrolled: bool) -> None:
         model="auth.TwoFactor",
         summary="Authenticator enrolled" if enrolled else "Second factor verified",
     )
+
+
+def user_language_set(*, user, language: str) -> None:
+    """A person's interface language ('' follows the browser)."""
+    from .models import Language, UserProfile
+
+    if language and language not in Language.values:
+        raise ValidationError({"language": [_("Choose English or 中文.")]})
+    with transaction.atomic():
+        profile, _created = UserProfile.objects.get_or_create(user=user)
+        profile.language = language
+        profile.save(update_fields=["language"])

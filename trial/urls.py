@@ -21,6 +21,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/2fa/", views.two_factor, name="two_factor"),
+    path("accounts/profile/", views.profile, name="profile"),
     path(
         "accounts/password/",
         auth_views.PasswordChangeView.as_view(),

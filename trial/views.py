@@ -24,6 +24,7 @@ from .forms import (
     BaselineForm,
     ConsentForm,
     DeclineForm,
+    ProfileForm,
     ScreeningForm,
     ScreeningLogFilter,
     apply_errors,
@@ -183,6 +184,7 @@ def screening_consent(request: HttpRequest, pk: int) -> HttpResponse:
                 consent_date=form.cleaned_data["consent_date"],
                 form_version=form.cleaned_data["form_version"],
                 signed_form_filed=form.cleaned_data["signed_form_filed"],
+                language=form.cleaned_data["language"],
                 by=request.user,
             )
         except ValidationError as error:
@@ -404,3 +406,25 @@ def two_factor(request: HttpRequest) -> HttpResponse:
             "next": next_url,
         },
     )
+
+
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    """The person's own settings: interface language; links to password and 2FA."""
+    current = getattr(getattr(request.user, "profile", None), "language", "")
+    form = ProfileForm(
+        request.POST if request.method == "POST" else None, initial={"language": current}
+    )
+    if request.method == "POST" and form.is_valid():
+        services.user_language_set(user=request.user, language=form.cleaned_data["language"])
+        response = redirect("profile")
+        # The language takes effect on the next page, in this session and later ones.
+        from django.conf import settings as django_settings
+
+        response.set_cookie(
+            django_settings.LANGUAGE_COOKIE_NAME,
+            form.cleaned_data["language"] or "",
+            samesite="Lax",
+        )
+        return response
+    return render(request, "trial/profile.html", {"form": form})

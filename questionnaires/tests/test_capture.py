@@ -339,6 +339,7 @@ class TestSafetyAlert:
 class TestViews:
     def test_nurse_enters_baseline_phq9(self, client, nurse, make_participant):
         participant = make_participant()
+        type(participant).objects.filter(pk=participant.pk).update(language="en")
         client.force_login(nurse)
         url = reverse("response_enter", args=[participant.study_id, "baseline", "phq9"])
         page = client.get(url).content.decode()
@@ -365,6 +366,7 @@ class TestViews:
         _cached.cache_clear()
         try:
             participant = make_participant()
+            type(participant).objects.filter(pk=participant.pk).update(language="en")
             client.force_login(nurse)
             page = client.get(
                 reverse("response_enter", args=[participant.study_id, "baseline", "psqi"])
