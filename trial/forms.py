@@ -162,6 +162,7 @@ class ConsentForm(forms.Form):
 
     def clean_language(self) -> str:
         return self.cleaned_data["language"] or "zh-hans"
+
     signed_form_filed = forms.BooleanField(
         label=_("The signed consent form is filed in the investigator site file"),
         required=True,
