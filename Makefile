@@ -9,7 +9,7 @@ DEMO_PASSWORD ?= demo-password-2019
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv lint format migrate demo clean help
+.PHONY: run test venv lint format migrate demo clean help screenshots bench
 
 help:
 	@echo "make run    - set up, migrate, seed the demo and serve http://$(HOST):$(PORT)"
@@ -43,7 +43,14 @@ run: demo
 	@echo "Demo users: nurse assessor investigator statistician dsmb datamanager / password $(DEMO_PASSWORD)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-test: venv
+# axe-core for the accessibility checks in the browser tests (skipped without npm,
+# except in CI where a missing tool fails the run).
+node_modules/axe-core/axe.min.js: package.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --no-audit --no-fund --silent; \
+	else echo "npm not found: the accessibility checks will be skipped"; fi
+
+test: venv node_modules/axe-core/axe.min.js
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
@@ -54,6 +61,9 @@ lint: venv
 format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+screenshots: venv
+	$(PY) scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
