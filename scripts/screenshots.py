@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
-PASSWORD = "demo-password-2019"
+PASSWORD = "demo-password-2019"  # noqa: S105 - the public demo password
 PORT = int(os.environ.get("SCREENSHOT_PORT", "8765"))
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARGS = [
