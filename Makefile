@@ -62,6 +62,9 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+bench: venv
+	$(PY) bench/run.py
+
 screenshots: venv
 	$(PY) scripts/screenshots.py
 
