@@ -283,8 +283,10 @@ def build_report(
 ) -> dict[str, Any]:
     """The whole report. ``arm_of`` None gives the open (pooled) report: no arms at all."""
     pooled = arm_of is None
+    # Progress is written to the run's row, which a read-only snapshot may not do:
+    # report before entering it and after leaving it, never inside.
+    progress(5, "reading the data")
     with _snapshot():
-        progress(5, "reading the data")
         if pooled:
             ids = analysed_participants().values_list("pk", flat=True)
             arm_of = dict.fromkeys(
@@ -293,7 +295,6 @@ def build_report(
             arm_of.update(dict.fromkeys(ids, POOLED))
         participants, outcomes = load_frames(arm_of)
         data_sha = frames_sha256(participants, outcomes)
-        progress(20, "CONSORT and safety")
         report_arms = [POOLED] if pooled else list(arms)
         result: dict[str, Any] = {
             "schema": SCHEMA,

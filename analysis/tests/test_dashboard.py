@@ -210,3 +210,13 @@ def test_recompute_records_a_new_run(client, demo, django_capture_on_commit_call
     assert AnalysisRun.objects.count() == before + 1
     assert (run.population, run.status) == ("available", "done")
     assert len(run.data_sha256) == 64
+
+
+@pytest.mark.django_db(transaction=True)
+def test_analysis_in_its_own_snapshot_transaction(django_capture_on_commit_callbacks):
+    """Outside any test transaction the report runs in a read-only snapshot (on
+    PostgreSQL REPEATABLE READ READ ONLY); progress writes must stay outside it."""
+    seed_demo(password="demo-password-for-tests-1", participants=6)
+    run = AnalysisRun.objects.filter(kind="closed").latest("requested_at")
+    assert run.status == "done", run.error
+    assert run.progress == 100
