@@ -451,7 +451,7 @@ from trial.models import Participant, Site, ConsentFormVersion
 User = get_user_model()
 stat, nurse = User.objects.get(username="statistician"), User.objects.get(username="nurse")
 rlist = r.list_create(spec=r.ListSpec(name="bench", template="plan", arms=["MLT","PLACEBO"],
-    ratio=[1,1], block_sizes=[4], n_slots=400), by=stat)
+    ratio=[1,1], block_sizes=[4], n_slots=600), by=stat)
 r.list_activate(rlist=rlist, by=stat)
 site = Site.objects.get(code="changsha")
 version, _ = ConsentFormVersion.objects.get_or_create(version="bench", defaults={"approved_on": "2019-06-10"})
@@ -525,22 +525,32 @@ for i in range(200):
         "radiotherapy": False, "hormone_therapy": False, "targeted_therapy": False}, by=nurse)
     people.append(p)
 before = set(Allocation.objects.filter(slot__isnull=False).values_list("slot__position", flat=True))
-barrier = threading.Barrier(len(people))
+# 200 randomizations at once from 50 threads (PostgreSQL's default max_connections is 100).
+WORKERS = 50
+barrier = threading.Barrier(WORKERS)
 positions, errors = [], []
-def go(p):
+queue = list(people)
+lock = threading.Lock()
+def go():
     try:
         barrier.wait()
-        positions.append(r.allocation_assign(participant=p, by=nurse).slot.position)
-    except Exception as e:
-        errors.append(repr(e))
+        while True:
+            with lock:
+                if not queue:
+                    return
+                p = queue.pop()
+            try:
+                positions.append(r.allocation_assign(participant=p, by=nurse).slot.position)
+            except Exception as e:
+                errors.append(repr(e)[:200])
     finally:
         connection.close()
-threads = [threading.Thread(target=go, args=(p,)) for p in people]
+threads = [threading.Thread(target=go) for _ in range(WORKERS)]
 start = time.perf_counter()
 [th.start() for th in threads]; [th.join() for th in threads]
 wall = time.perf_counter() - start
 allp = sorted(before | set(positions))
-print(json.dumps({"allocations": len(positions), "errors": len(errors), "per_second": round(len(positions)/wall, 1),
+print(json.dumps({"allocations": len(positions), "threads": WORKERS, "errors": len(errors), "error_kinds": sorted(set(errors))[:3], "per_second": round(len(positions)/wall, 1),
     "duplicates": len(positions) - len(set(positions)),
     "gaps": (allp[-1] - allp[0] + 1 - len(allp)) if allp else 0}))
 """

@@ -355,7 +355,7 @@ class Adherence(models.Model):
     counted_on = models.DateField(_("counted on"))
     cachets_returned = models.PositiveSmallIntegerField(_("cachets returned"))
     percent_taken = models.DecimalField(
-        _("% of the 12-week dose taken"), max_digits=5, decimal_places=1
+        _("Percent of the 12-week dose taken"), max_digits=5, decimal_places=1
     )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"

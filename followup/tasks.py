@@ -7,18 +7,13 @@ digest is recorded (DigestSent) before it is sent, once per person per day.
 from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from trial.audit import audit_event
-
-
-def _emails(*roles: str) -> list[str]:
-    users = get_user_model().objects.filter(groups__name__in=roles, is_active=True)
-    return sorted({email for email in users.values_list("email", flat=True) if email})
+from trial.notify import send_in_languages, users_in_roles
 
 
 @shared_task(time_limit=600, soft_time_limit=540)
@@ -43,18 +38,19 @@ def daily_followup() -> dict:
         try:
             with transaction.atomic():
                 DigestSent.objects.create(user=user, day=today, items=len(visits))
-                lines = [
-                    f"{v.participant.study_id}  {v.label}  {v.get_status_display()}  "
-                    f"{v.window_opens.isoformat()} – {v.window_closes.isoformat()}"
-                    for v in visits
-                ]
                 page = "call_list" if user.has_perm("followup.view_call_list") else "worklist"
-                send_mail(
-                    subject=_("Follow-up visits due and overdue: %(n)d") % {"n": len(visits)},
-                    message="\n".join([*lines, "", settings.SITE_URL.rstrip("/") + reverse(page)]),
-                    from_email=None,
-                    recipient_list=[user.email],
-                )
+
+                def compose(visits=visits, page=page) -> tuple[str, str]:
+                    lines = [
+                        f"{v.participant.study_id}  {v.label}  {v.get_status_display()}  "
+                        f"{v.window_opens.isoformat()} – {v.window_closes.isoformat()}"
+                        for v in visits
+                    ]
+                    subject = _("Follow-up visits due and overdue: %(n)d") % {"n": len(visits)}
+                    link = settings.SITE_URL.rstrip("/") + reverse(page)
+                    return subject, "\n".join([*lines, "", link])
+
+                send_in_languages([user], compose)
                 sent += 1
         except IntegrityError:
             continue  # already sent today
@@ -67,27 +63,26 @@ def notify_sae(event_id: int) -> int:
     from .models import SAE_CRITERIA, AdverseEvent
 
     event = AdverseEvent.objects.select_related("participant").get(pk=event_id)
-    recipients = _emails("investigator", "dsmb")
     labels = dict(SAE_CRITERIA)
-    if recipients:
-        send_mail(
-            subject=_("Serious adverse event: %(study_id)s")
-            % {"study_id": event.participant.study_id},
-            message=_(
-                "A serious adverse event was recorded for %(study_id)s: %(term)s (onset %(onset)s, "
-                "%(severity)s; %(criteria)s). An investigator must review it: %(url)s"
-            )
-            % {
-                "study_id": event.participant.study_id,
-                "term": event.term,
-                "onset": event.onset_date.isoformat(),
-                "severity": event.get_severity_display(),
-                "criteria": ", ".join(str(labels[c]) for c in event.sae_criteria),
-                "url": settings.SITE_URL.rstrip("/") + reverse("sae_list"),
-            },
-            from_email=None,
-            recipient_list=recipients,
-        )
+
+    def compose() -> tuple[str, str]:
+        subject = _("Serious adverse event: %(study_id)s") % {
+            "study_id": event.participant.study_id
+        }
+        body = _(
+            "A serious adverse event was recorded for %(study_id)s: %(term)s (onset %(onset)s, "
+            "%(severity)s; %(criteria)s). An investigator must review it: %(url)s"
+        ) % {
+            "study_id": event.participant.study_id,
+            "term": event.term,
+            "onset": event.onset_date.isoformat(),
+            "severity": event.get_severity_display(),
+            "criteria": ", ".join(str(labels[c]) for c in event.sae_criteria),
+            "url": settings.SITE_URL.rstrip("/") + reverse("sae_list"),
+        }
+        return subject, body
+
+    recipients = send_in_languages(users_in_roles("investigator", "dsmb"), compose)
     audit_event(
         user=None,
         model="followup.AdverseEvent",

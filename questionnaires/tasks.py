@@ -2,12 +2,11 @@
 
 from celery import shared_task
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from trial.audit import audit_event
+from trial.notify import send_in_languages, users_in_roles
 
 
 @shared_task(time_limit=60, soft_time_limit=50, autoretry_for=(OSError,), max_retries=5)
@@ -16,36 +15,27 @@ def notify_safety_alert(alert_id: int) -> int:
     from .models import SafetyAlert
 
     alert = SafetyAlert.objects.select_related("participant", "response").get(pk=alert_id)
-    recipients = sorted(
-        {
-            email
-            for email in get_user_model()
-            .objects.filter(groups__name="investigator", is_active=True)
-            .values_list("email", flat=True)
-            if email
+
+    def compose() -> tuple[str, str]:
+        answer = _("not answered") if alert.item9_value is None else str(alert.item9_value)
+        subject = _("PHQ-9 item 9 safety alert: %(study_id)s") % {
+            "study_id": alert.participant.study_id
         }
-    )
-    answer = _("not answered") if alert.item9_value is None else str(alert.item9_value)
-    if recipients:
-        send_mail(
-            subject=_("PHQ-9 item 9 safety alert: %(study_id)s")
-            % {"study_id": alert.participant.study_id},
-            message=_(
-                "Participant %(study_id)s answered PHQ-9 item 9 (thoughts of death or self-harm) "
-                "with: %(answer)s, at the %(visit)s visit on %(date)s.\n\n"
-                "Please assess the participant now and acknowledge the alert in the trial "
-                "system: %(path)s"
-            )
-            % {
-                "study_id": alert.participant.study_id,
-                "answer": answer,
-                "visit": alert.response.get_visit_display(),
-                "date": alert.response.administered_on.isoformat(),
-                "path": settings.SITE_URL.rstrip("/") + reverse("alert_list"),
-            },
-            from_email=None,
-            recipient_list=recipients,
-        )
+        body = _(
+            "Participant %(study_id)s answered PHQ-9 item 9 (thoughts of death or self-harm) "
+            "with: %(answer)s, at the %(visit)s visit on %(date)s.\n\n"
+            "Please assess the participant now and acknowledge the alert in the trial "
+            "system: %(path)s"
+        ) % {
+            "study_id": alert.participant.study_id,
+            "answer": answer,
+            "visit": alert.response.get_visit_display(),
+            "date": alert.response.administered_on.isoformat(),
+            "path": settings.SITE_URL.rstrip("/") + reverse("alert_list"),
+        }
+        return subject, body
+
+    recipients = send_in_languages(users_in_roles("investigator"), compose)
     audit_event(
         user=None,
         model="questionnaires.SafetyAlert",

@@ -265,8 +265,11 @@ class TestSafetyAlert:
             )
             # The alert exists before the notification is sent (same transaction).
             assert SafetyAlert.objects.filter(response=response).exists() is alert
-        assert len(callbacks) == (1 if alert else 0)
-        for callback in callbacks:
+        from trial.audit import advance_head
+
+        notices = [callback for callback in callbacks if callback is not advance_head]
+        assert len(notices) == (1 if alert else 0)
+        for callback in notices:
             callback()
         assert len(mail.outbox) == (1 if alert else 0)
         if alert:

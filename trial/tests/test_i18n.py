@@ -85,3 +85,35 @@ def test_closed_report_heading_in_chinese():
 
     with translation.override("zh-hans"):
         assert gettext("DSMB closed report (by arm)") != "DSMB closed report (by arm)"
+
+
+def test_emails_in_each_recipients_language(make_participant, nurse, investigator, site):
+    from django.core import mail
+    from django.utils import timezone
+
+    from conftest import make_user
+    from questionnaires import services
+    from trial.models import UserProfile
+
+    other = make_user("investigator2", "investigator", sites=[site], email="pi2@example.org")
+    investigator.email = "pi@example.org"
+    investigator.save()
+    UserProfile.objects.filter(user=investigator).update(language="zh-hans")
+    UserProfile.objects.filter(user=other).update(language="en")
+    from questionnaires.tasks import notify_safety_alert
+
+    response = services.response_record(
+        participant=make_participant(),
+        visit="baseline",
+        instrument="phq9",
+        answers={**{f"phq9_{n}": 0 for n in range(1, 9)}, "phq9_9": 1},
+        administration=services.Administration(
+            administered_on=timezone.localdate(), mode="in_person"
+        ),
+        by=nurse,
+    )
+    notify_safety_alert(response.safety_alert.pk)
+    by_recipient = {m.to[0]: m.subject for m in mail.outbox}
+    assert by_recipient["pi2@example.org"].startswith("PHQ-9 item 9 safety alert")
+    assert by_recipient["pi@example.org"] != by_recipient["pi2@example.org"]
+    assert "PHQ-9" in by_recipient["pi@example.org"]
