@@ -304,7 +304,7 @@ def run_size(n: int) -> dict:
         "REDIS_URL": "",
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "bench-" + "k" * 50,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,testserver",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_HSTS_SECONDS": "0",
         "RANDOMIZATION_KEYS": "kZm3R2mQ3yq1mZ8b2f2m2yQ3b9k2r8r0m6t5w4u3v2s=",
@@ -490,7 +490,8 @@ for name, url in {"participant list": "/participants/", "worklist": "/followup/w
                   "participant page": f"/participants/{p.study_id}/", "screening log": "/screening/"}.items():
     c.get(url)
     with CaptureQueriesContext(connection) as q:
-        c.get(url)
+        response = c.get(url)
+    assert response.status_code == 200, (url, response.status_code)
     out[name] = len(q)
 print(json.dumps(out))
 """
@@ -566,10 +567,10 @@ from analysis.models import AnalysisRun
 run = AnalysisRun.objects.create(kind="closed", population="completers", requested_by=dsmb)
 start = time.perf_counter(); compute_analysis(run.pk); cold = time.perf_counter() - start
 c = Client(); c.force_login(dsmb)
-c.get("/dsmb/")
+assert c.get("/dsmb/").status_code == 200
 start = time.perf_counter()
 for _ in range(10):
-    c.get("/dsmb/")
+    assert c.get("/dsmb/").status_code == 200
 warm = (time.perf_counter() - start) / 10
 print(json.dumps({"cold_seconds": round(cold, 2), "warm_page_ms": round(warm * 1000, 1)}))
 """
