@@ -292,7 +292,12 @@ def main() -> None:  # noqa: C901 - one script, read top to bottom
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(json.dumps(results, indent=1))
-    (RESULTS / "latest.json").write_text(json.dumps(results, indent=1))
+    # latest.json keeps the newest result of every size run so far.
+    latest_path = RESULTS / "latest.json"
+    latest = json.loads(latest_path.read_text()) if latest_path.exists() else {"sizes": {}}
+    latest.update({k: v for k, v in results.items() if k != "sizes"})
+    latest["sizes"].update(results["sizes"])
+    latest_path.write_text(json.dumps(latest, indent=1))
     print_table(results)
     log(f"\nwritten: {out}")
 

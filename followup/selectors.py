@@ -9,14 +9,22 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
 from trial.models import ParticipantStatus
 from trial.selectors import sites_for_user
 
-from .models import OPEN_STATUSES, AdverseEvent, AssessorExclusion, Visit, VisitStatus
+from .models import (
+    OPEN_STATUSES,
+    AdverseEvent,
+    AssessorExclusion,
+    ContactAttempt,
+    Visit,
+    VisitStatus,
+)
 
 WORKLIST_FILTERS = ("today", "in_window", "overdue", "upcoming")
 SORTS = {
@@ -24,6 +32,17 @@ SORTS = {
     "target": ("target_date", "participant__study_id"),
     "study_id": ("participant__study_id", "target_date"),
 }
+
+
+def _attempt_count(**conditions):
+    counted = (
+        ContactAttempt.objects.filter(visit=OuterRef("pk"), **conditions)
+        .order_by()
+        .values("visit")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
 def _base(*, user) -> QuerySet[Visit]:
@@ -36,12 +55,11 @@ def _base(*, user) -> QuerySet[Visit]:
         .select_related(
             "participant", "participant__contact", "participant__site", "participant__screening"
         )
+        # Correlated counts rather than a GROUP BY over the whole join: PostgreSQL
+        # then counts each listed visit's attempts through the visit index.
         .annotate(
-            attempts=Count("contact_attempts"),
-            failed_attempts=Count(
-                "contact_attempts",
-                filter=Q(contact_attempts__outcome__in=["no_answer", "wrong_number"]),
-            ),
+            attempts=_attempt_count(),
+            failed_attempts=_attempt_count(outcome__in=["no_answer", "wrong_number"]),
         )
     )
 
