@@ -3,7 +3,7 @@ FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk postgresql-client \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk postgresql-client gettext \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 1000 trial
 WORKDIR /app
@@ -15,7 +15,9 @@ COPY followup ./followup
 COPY analysis ./analysis
 RUN pip install .
 COPY . .
-RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput \
+RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=build-only RANDOMIZATION_KEYS=build-only \
+    python manage.py compilemessages --ignore=.venv \
+ && DJANGO_DEBUG=false DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput \
  && chown -R trial:trial /app
 USER trial
 EXPOSE 8000
