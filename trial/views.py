@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from . import selectors, services
 from .eligibility import EXCLUSION_CRITERIA
@@ -310,6 +310,7 @@ def _audit_queryset(request: HttpRequest):
 
 
 @permission_required("trial.view_audit_trail", raise_exception=True)
+@require_GET
 def audit_trail(request: HttpRequest) -> HttpResponse:
     filters, queryset = _audit_queryset(request)
     page = Paginator(queryset, 50).get_page(request.GET.get("page"))
@@ -328,6 +329,7 @@ class _Echo:
 
 
 @permission_required("trial.view_audit_trail", raise_exception=True)
+@require_GET
 def audit_trail_csv(request: HttpRequest) -> StreamingHttpResponse:
     _filters, queryset = _audit_queryset(request)
     writer = csv.writer(_Echo())
