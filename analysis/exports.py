@@ -115,6 +115,36 @@ def frames(rows: Mapping[str, list[dict[str, Any]]]) -> dict[str, pd.DataFrame]:
     return result
 
 
+ADMINISTRATION_COLUMNS = (
+    "study_id",
+    "visit",
+    "instrument",
+    "administered_on",
+    "mode",
+    "language",
+    "scoring_version",
+)
+
+
+def administrations() -> pd.DataFrame:
+    """How and in which language each questionnaire was given (not in the contract's
+    four files, which have one row per visit; exported beside them)."""
+    from questionnaires.models import Response
+
+    rows = Response.objects.order_by("participant__study_id", "visit", "instrument").values_list(
+        "participant__study_id",
+        "visit",
+        "instrument",
+        "administered_on",
+        "mode",
+        "language",
+        "scoring_version",
+    )
+    frame = pd.DataFrame(list(rows), columns=list(ADMINISTRATION_COLUMNS))
+    frame["administered_on"] = pd.to_datetime(frame["administered_on"])
+    return frame
+
+
 def tables(*, user, unblinded: bool) -> dict[str, pd.DataFrame]:
     """The four interchange tables; ``arm`` is filled only when ``unblinded`` (and
     the user may see arms: PermissionDenied otherwise; the read is logged)."""
@@ -127,6 +157,13 @@ def column_labels(codebook: Iterable[Mapping[str, str]] | None = None) -> dict[s
     with translation.override("en"):
         rows = list(codebook) if codebook is not None else codebook_rows("en")
     labels = {
+        "instrument": "Questionnaire",
+        "administered_on": "Date the questionnaire was given",
+        "mode": "In person or by telephone",
+        "language": "Language the questionnaire was given in",
+        "scoring_version": "Version of the scoring rules",
+    }
+    labels |= {
         column.name: column.label for columns in file_columns().values() for column in columns
     }
     labels.update({row["item_key"]: row["label"] for row in rows if row["item_key"] in labels})

@@ -79,3 +79,41 @@ def test_expired_exports_are_gone(
     assert purge_expired_files() == 1
     export.refresh_from_db()
     assert bytes(export.content) == b""
+
+
+def test_export_carries_each_questionnaires_language(
+    client, datamanager, nurse, make_participant, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from questionnaires import services
+
+    participant = make_participant()
+    services.response_record(
+        participant=participant,
+        visit="baseline",
+        instrument="gad7",
+        answers={f"gad7_{n}": 1 for n in range(1, 8)},
+        administration=services.Administration(
+            administered_on=timezone.localdate(), mode="in_person", language="zh-hans"
+        ),
+        by=nurse,
+    )
+    client.force_login(datamanager)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("exports"), {"format": "xpt"})
+    export = DataExport.objects.get()
+    rows = _rows(export, "administrations.csv")
+    assert rows == [
+        {
+            "study_id": participant.study_id,
+            "visit": "baseline",
+            "instrument": "gad7",
+            "administered_on": timezone.localdate().isoformat(),
+            "mode": "in_person",
+            "language": "zh-hans",
+            "scoring_version": "gad7-spitzer2006-1",
+        }
+    ]
+    names = zipfile.ZipFile(io.BytesIO(bytes(export.content))).namelist()
+    assert "administrations.xpt" in names
