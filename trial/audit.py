@@ -76,7 +76,11 @@ def _append(event: AuditEvent) -> AuditEvent:
         event.previous_hash = previous
         event.entry_hash = entry_digest(event, previous)
         event.save()
-        transaction.on_commit(advance_head)
+        # Once per transaction is enough (an import appends many thousand lines);
+        # a rolled-back savepoint takes its callback with it, so this stays right.
+        connection = transaction.get_connection()
+        if not any(entry[1] is advance_head for entry in connection.run_on_commit):
+            transaction.on_commit(advance_head)
     return event
 
 

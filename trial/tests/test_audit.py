@@ -165,3 +165,16 @@ class TestHashChain:
         AuditEvent.objects.filter(pk=AuditEvent.objects.order_by("-pk")[0].pk).delete()
         with pytest.raises(CommandError, match="the end"):
             call_command("verify_audit")
+
+
+def test_chain_head_is_advanced_once_per_transaction(
+    make_participant, nurse, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    from trial.audit import advance_head
+
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        for _ in range(3):
+            make_participant()  # several audited writes each
+    assert [c for c in callbacks if c is advance_head] == [advance_head]
