@@ -13,7 +13,6 @@ import io
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -339,7 +338,3 @@ def pooled_summaries(outcomes: pd.DataFrame) -> dict[str, Any]:
             }
         summary[outcome] = per_visit
     return summary
-
-
-def data_cut_today() -> date:
-    return timezone.localdate()

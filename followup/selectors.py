@@ -23,7 +23,6 @@ from .models import (
     AssessorExclusion,
     ContactAttempt,
     Visit,
-    VisitStatus,
 )
 
 WORKLIST_FILTERS = ("today", "in_window", "overdue", "upcoming")
@@ -130,7 +129,3 @@ def serious_events_for(*, user) -> QuerySet[AdverseEvent]:
         .select_related("participant", "reviewed_by", "reported_by")
         .order_by("reviewed_at", "-onset_date")
     )
-
-
-def visit_done(visit: Visit) -> bool:
-    return visit.status in (VisitStatus.DONE, VisitStatus.DONE_OUT_OF_WINDOW)

@@ -24,7 +24,7 @@ from django.utils import timezone
 AUDIT_TAIL = 20
 
 
-def _tables(cursor_factory) -> list[str]:
+def _tables() -> list[str]:
     return sorted(connection.introspection.table_names())
 
 
@@ -46,7 +46,7 @@ def _live_execute(sql: str):
 
 
 def manifest() -> dict:
-    tables = _tables(None)
+    tables = _tables()
     return {
         "created_at": timezone.now().isoformat(),
         "vendor": connection.vendor,

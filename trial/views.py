@@ -52,7 +52,6 @@ def home(request: HttpRequest) -> HttpResponse:
         "counts": selectors.screening_counts(selectors.screenings_for_user(user=user))
         if user.has_perm("trial.view_screening")
         else None,
-        "participants": None,
     }
     if user.has_perm("trial.view_participant"):
         context["participant_total"] = selectors.participants_for_user(user=user).count()

@@ -1,6 +1,6 @@
 """Follow-up services: scheduling from the procedure date, states, calls, events, status."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -459,4 +459,3 @@ def test_daily_task_is_idempotent(scheduled, nurse, assessor):
     assert second == {"visits_changed": 0, "digests_sent": 0}
     assert len(mail.outbox) == 2
     assert DigestSent.objects.count() == 2
-    _ = date
