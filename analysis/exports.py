@@ -21,7 +21,8 @@ and 0/1 are doubles, the rest (ids, choices, clock times, ``psqi_4``) text.
 ODM: subjects are keyed by study id (by screening id for screened patients who
 did not consent). Study events: SCREENING (the screening form), BASELINE (the
 participant, baseline and visit forms and the baseline questionnaires), M1,
-M3, M6 (visit form and questionnaires) and AE (one repeating item group per
+M3, M6 (visit form and questionnaires, each questionnaire with the date, mode
+and language it was given in) and AE (one repeating item group per
 adverse event). Missing values are left out, as ODM expects.
 """
 
@@ -43,6 +44,7 @@ from trial.models import ChemoRegimen, ParticipantStatus, ProcedureType, Surgica
 
 from . import interchange
 from .interchange import (
+    ADMINISTRATIONS_FILE,
     ADVERSE_EVENTS_FILE,
     PARTICIPANTS_FILE,
     SCREENING_FILE,
@@ -63,6 +65,7 @@ TABLE_NAMES = {
     PARTICIPANTS_FILE: "participants",
     VISITS_FILE: "visits",
     ADVERSE_EVENTS_FILE: "adverse_events",
+    ADMINISTRATIONS_FILE: "administrations",
 }
 _INTEGER_ITEM_KINDS = ("choice", "vas", "minutes", "points")
 
@@ -115,36 +118,6 @@ def frames(rows: Mapping[str, list[dict[str, Any]]]) -> dict[str, pd.DataFrame]:
     return result
 
 
-ADMINISTRATION_COLUMNS = (
-    "study_id",
-    "visit",
-    "instrument",
-    "administered_on",
-    "mode",
-    "language",
-    "scoring_version",
-)
-
-
-def administrations() -> pd.DataFrame:
-    """How and in which language each questionnaire was given (not in the contract's
-    four files, which have one row per visit; exported beside them)."""
-    from questionnaires.models import Response
-
-    rows = Response.objects.order_by("participant__study_id", "visit", "instrument").values_list(
-        "participant__study_id",
-        "visit",
-        "instrument",
-        "administered_on",
-        "mode",
-        "language",
-        "scoring_version",
-    )
-    frame = pd.DataFrame(list(rows), columns=list(ADMINISTRATION_COLUMNS))
-    frame["administered_on"] = pd.to_datetime(frame["administered_on"])
-    return frame
-
-
 def tables(*, user, unblinded: bool) -> dict[str, pd.DataFrame]:
     """The four interchange tables; ``arm`` is filled only when ``unblinded`` (and
     the user may see arms: PermissionDenied otherwise; the read is logged)."""
@@ -157,13 +130,6 @@ def column_labels(codebook: Iterable[Mapping[str, str]] | None = None) -> dict[s
     with translation.override("en"):
         rows = list(codebook) if codebook is not None else codebook_rows("en")
     labels = {
-        "instrument": "Questionnaire",
-        "administered_on": "Date the questionnaire was given",
-        "mode": "In person or by telephone",
-        "language": "Language the questionnaire was given in",
-        "scoring_version": "Version of the scoring rules",
-    }
-    labels |= {
         column.name: column.label for columns in file_columns().values() for column in columns
     }
     labels.update({row["item_key"]: row["label"] for row in rows if row["item_key"] in labels})
@@ -278,11 +244,20 @@ class _Forms:
             "BASELINE": ("Baseline case report form", [participants[n] for n in baseline_names]),
             "VISIT": ("Visit", [visits["visit_date"]]),
         }
-        self.instrument_forms = []
+        # Each questionnaire's form carries its items and how it was given.
+        given = [
+            c
+            for c in by_table["administrations"]
+            if c.name not in ("study_id", "visit", "instrument")
+        ]
+        self.instrument_forms: dict[str, str] = {}  # form OID -> instrument key
         for key, instrument in instruments().items():
             oid = key.upper()
-            self.forms[oid] = (str(instrument.name), [visits[k] for k in instrument.item_keys])
-            self.instrument_forms.append(oid)
+            self.forms[oid] = (
+                str(instrument.name),
+                [visits[k] for k in instrument.item_keys] + given,
+            )
+            self.instrument_forms[oid] = key
         self.forms["AE"] = (
             "Adverse events",
             [c for c in by_table["adverse_events"] if c.name != "study_id"],
@@ -426,6 +401,17 @@ def _clinical_data(odm_study_root: ET.Element, forms: _Forms, tables) -> None:
     visits: dict[str, dict[str, Mapping[str, Any]]] = {}
     for row in _records(tables["visits"]):
         visits.setdefault(row["study_id"], {})[row["visit"]] = row
+    given = {
+        (row["study_id"], row["visit"], row["instrument"]): row
+        for row in _records(tables["administrations"])
+    }
+
+    def questionnaires(study_id: str, code: str, row: Mapping[str, Any]):
+        return [
+            (oid, [{**row, **given.get((study_id, code, key), {})}])
+            for oid, key in forms.instrument_forms.items()
+        ]
+
     events: dict[str, list[Mapping[str, Any]]] = {}
     for row in _records(tables["adverse_events"]):
         events.setdefault(row["study_id"], []).append(row)
@@ -452,7 +438,7 @@ def _clinical_data(odm_study_root: ET.Element, forms: _Forms, tables) -> None:
                 baseline_forms += [("PARTICIPANT", [participant]), ("BASELINE", [participant])]
             if baseline_visit is not None:
                 baseline_forms += [("VISIT", [baseline_visit])]
-                baseline_forms += [(oid, [baseline_visit]) for oid in forms.instrument_forms]
+                baseline_forms += questionnaires(key, "baseline", baseline_visit)
             planned.append(("BASELINE", baseline_forms))
         for code in interchange.FOLLOW_UP_VISITS:
             row = subject_visits.get(code)
@@ -460,7 +446,7 @@ def _clinical_data(odm_study_root: ET.Element, forms: _Forms, tables) -> None:
                 planned.append(
                     (
                         code.upper(),
-                        [("VISIT", [row]), *((oid, [row]) for oid in forms.instrument_forms)],
+                        [("VISIT", [row]), *questionnaires(key, code, row)],
                     )
                 )
         if key in events:

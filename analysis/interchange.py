@@ -63,6 +63,11 @@ Decisions where the contract is silent
       (the file has no reason details). Completed needs an m6 row.
     * A serious imported adverse event gets the criterion
       ``medically_important`` (the file has none); action taken ``none``.
+    * ``administrations.csv`` (beside the four; optional on import): one row per
+      questionnaire with its date, mode and language, so these survive the round
+      trip. Each row must name a questionnaire answered in ``visits.csv``; a
+      questionnaire without a row is taken as given in person, in English, on
+      the visit date.
     * The site's screening and study-id counters are moved past the highest
       imported number that fits the site's id format, so later enrolments do
       not collide with imported ids.
@@ -95,7 +100,7 @@ from questionnaires.definitions import Instrument, Item, instruments
 from questionnaires.models import Mode, Response, SafetyAlert, VisitCode
 from questionnaires.scoring import ScoringError
 from randomization.models import Allocation, Slot
-from trial.audit import audit_event
+from trial.audit import audit_event, bulk_create_audited
 from trial.eligibility import ANSWERED_CRITERIA, EXCLUSION_CRITERIA
 from trial.models import (
     Baseline,
@@ -116,6 +121,10 @@ PARTICIPANTS_FILE = "participants.csv"
 VISITS_FILE = "visits.csv"
 ADVERSE_EVENTS_FILE = "adverse_events.csv"
 FILES = (SCREENING_FILE, PARTICIPANTS_FILE, VISITS_FILE, ADVERSE_EVENTS_FILE)
+# Beside the contract's four files: how, when and in which language each
+# questionnaire was given (visits.csv has one row per visit). Optional on import.
+ADMINISTRATIONS_FILE = "administrations.csv"
+OPTIONAL_FILES = (ADMINISTRATIONS_FILE,)
 
 ARMS = ("MLT", "PLACEBO")
 VISIT_ORDER: tuple[str, ...] = tuple(VisitCode.values)  # baseline, m1, m3, m6
@@ -156,6 +165,8 @@ RANDOMIZATION_DATE_WITHOUT_PACK = "randomization_date is given but no pack_code 
 RANDOMIZED_WITHOUT_BASELINE = "a randomized participant needs the baseline columns"
 BASELINE_INCOMPLETE = "is empty, but other baseline columns are given ({given})"
 NO_ITEMS = "the row has no item values"
+NOT_IN_VISITS = "{visits} has no answers to {instrument} at {visit} for {study_id}"
+DUPLICATE_ADMINISTRATION = "duplicate row for {instrument} at {visit} of {study_id} (also row {n})"
 FOLLOW_UP_WITHOUT_PROCEDURE = (
     "a follow-up visit without questionnaires needs the participant's procedure_date"
 )
@@ -279,6 +290,25 @@ def visit_columns() -> tuple[Column, ...]:
     )
 
 
+def administration_columns() -> tuple[Column, ...]:
+    return (
+        Column("study_id", "id", "Study id", required=True, max_length=40),
+        Column("visit", "choice", "Visit", required=True, choices=VISIT_ORDER),
+        Column(
+            "instrument", "choice", "Questionnaire", required=True, choices=tuple(instruments())
+        ),
+        Column("administered_on", "date", "Date the questionnaire was given", required=True),
+        Column("mode", "choice", "In person or by telephone", required=True, choices=tuple(Mode)),
+        Column(
+            "language",
+            "choice",
+            "Language the questionnaire was given in",
+            required=True,
+            choices=tuple(code for code, _name in settings.LANGUAGES),
+        ),
+    )
+
+
 def file_columns() -> dict[str, tuple[Column, ...]]:
     """Every file's columns, in the order the export writes them."""
     return {
@@ -286,6 +316,7 @@ def file_columns() -> dict[str, tuple[Column, ...]]:
         PARTICIPANTS_FILE: PARTICIPANT_COLUMNS,
         VISITS_FILE: visit_columns(),
         ADVERSE_EVENTS_FILE: ADVERSE_EVENT_COLUMNS,
+        ADMINISTRATIONS_FILE: administration_columns(),
     }
 
 
@@ -386,9 +417,20 @@ def collect(*, arms: Mapping[int, str] | None) -> dict[str, list[dict[str, Any]]
 
     item_keys = [column.name for column in item_columns()]
     visits: dict[tuple[str, str], dict[str, Any]] = {}
+    given = []
     responses = Response.objects.select_related("participant").order_by("administered_on", "pk")
     for response in responses:
         key = (response.participant.study_id, response.visit)
+        given.append(
+            {
+                "study_id": key[0],
+                "visit": response.visit,
+                "instrument": response.instrument,
+                "administered_on": response.administered_on,
+                "mode": response.mode,
+                "language": response.language,
+            }
+        )
         row = visits.setdefault(
             key,
             {"study_id": key[0], "visit": key[1], "visit_date": response.administered_on},
@@ -431,16 +473,28 @@ def collect(*, arms: Mapping[int, str] | None) -> dict[str, list[dict[str, Any]]
     # Ties on (study_id, onset, term) fall back to the other cells: a total order.
     ae_rows.sort(key=lambda row: [format_cell(row[name]) for name in ae_names])
 
+    instrument_order = list(instruments())
+    given.sort(
+        key=lambda row: (
+            *visit_order((row["study_id"], row["visit"])),
+            instrument_order.index(row["instrument"])
+            if row["instrument"] in instrument_order
+            else len(instrument_order),
+            row["instrument"],
+        )
+    )
+
     return {
         SCREENING_FILE: screening_rows,
         PARTICIPANTS_FILE: participant_rows,
         VISITS_FILE: visit_rows,
         ADVERSE_EVENTS_FILE: ae_rows,
+        ADMINISTRATIONS_FILE: given,
     }
 
 
 def write_files(directory: Path | str, tables: Mapping[str, list[dict[str, Any]]]) -> list[Path]:
-    """Write the four CSV files (UTF-8, header row, contract column order)."""
+    """Write the CSV files (UTF-8, header row, contract column order)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -458,7 +512,7 @@ def write_files(directory: Path | str, tables: Mapping[str, list[dict[str, Any]]
 def export_files(
     directory: Path | str, *, user, unblinded: bool, formats: tuple[str, ...] = ("csv",)
 ) -> dict[str, list[dict[str, Any]]]:
-    """Write the four files and audit the export (who, OS user, blinded or not, formats).
+    """Write the files and audit the export (who, OS user, blinded or not, formats).
 
     Returns the typed rows written, so other formats can be made from the same
     read (``analysis.exports.frames``) without reading the arms a second time.
@@ -610,7 +664,8 @@ def _read_file(
     parsed = ParsedFile(name)
     path = directory / name
     if not path.is_file():
-        problems.append(Problem(name, None, None, MISSING_FILE))
+        if name not in OPTIONAL_FILES:
+            problems.append(Problem(name, None, None, MISSING_FILE))
         return parsed
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -688,6 +743,10 @@ class Validated:
     def adverse_events(self) -> list[tuple[int, dict[str, Any]]]:
         return self.files[ADVERSE_EVENTS_FILE].rows
 
+    @property
+    def administrations(self) -> list[tuple[int, dict[str, Any]]]:
+        return self.files[ADMINISTRATIONS_FILE].rows
+
 
 def database_problems() -> list[Problem]:
     screenings, participants = Screening.objects.count(), Participant.objects.count()
@@ -742,6 +801,9 @@ def read_files(directory: Path | str, *, today: date | None = None) -> Validated
         if row.get("status") == ParticipantStatus.COMPLETED and (study_id, "m6") not in visit_codes:
             problems.append(Problem(PARTICIPANTS_FILE, number, "status", COMPLETED_WITHOUT_M6))
     _check_adverse_events(files[ADVERSE_EVENTS_FILE], participants, problems, today)
+    _check_administrations(
+        files[ADMINISTRATIONS_FILE], files[VISITS_FILE], participants, problems, today
+    )
     return Validated(files=files, problems=problems)
 
 
@@ -971,6 +1033,53 @@ def _check_visits(
     return set(seen)
 
 
+def _check_administrations(
+    parsed: ParsedFile,
+    visits: ParsedFile,
+    participants: dict[str, tuple[int, dict]],
+    problems: list[Problem],
+    today: date,
+) -> None:
+    """Each row names a questionnaire answered in visits.csv, once, on a possible date."""
+    name = ADMINISTRATIONS_FILE
+    all_instruments = instruments()
+    answered = {
+        (row.get("study_id"), row.get("visit"), key)
+        for _number, row in visits.rows
+        for key, instrument in all_instruments.items()
+        if _instrument_answers(instrument, row)
+    }
+    seen: dict[tuple[str, str, str], int] = {}
+    for number, row in parsed.rows:
+        key = (row.get("study_id"), row.get("visit"), row.get("instrument"))
+        if None in key:
+            continue  # a required cell, already reported
+        study_id, visit, instrument = key
+        if key in seen:
+            message = DUPLICATE_ADMINISTRATION.format(
+                instrument=instrument, visit=visit, study_id=study_id, n=seen[key]
+            )
+            problems.append(Problem(name, number, "instrument", message))
+        seen.setdefault(key, number)
+        if key not in answered:
+            message = NOT_IN_VISITS.format(
+                visits=VISITS_FILE, instrument=instrument, visit=visit, study_id=study_id
+            )
+            problems.append(Problem(name, number, "instrument", message))
+        _check_not_future(problems, name, number, row, "administered_on", today)
+        given_on = row.get("administered_on")
+        consent = participants.get(study_id, (0, {}))[1].get("consent_date")
+        if given_on is not None and consent is not None and given_on < consent:
+            problems.append(
+                Problem(
+                    name,
+                    number,
+                    "administered_on",
+                    f"{given_on.isoformat()} is before the consent date {consent.isoformat()}",
+                )
+            )
+
+
 def _check_adverse_events(
     parsed: ParsedFile,
     participants: dict[str, tuple[int, dict]],
@@ -1017,12 +1126,6 @@ class ImportSummary:
         return dict(self.__dict__)
 
 
-def _tag(instance, user):
-    instance._history_user = user
-    instance._change_reason = IMPORT_REASON
-    return instance
-
-
 def _id_number_pattern(fmt: str, site: Site) -> re.Pattern | None:
     """A regex that finds the number in ids made by ``fmt`` at ``site``."""
     parts = []
@@ -1056,28 +1159,31 @@ def _advance_counter(site: Site, kind: str, fmt: str, ids: Iterable[str]) -> Non
         counter.save(update_fields=["last_number"])
 
 
-def _close_open_visits(participant: Participant, user) -> None:
-    """Leave a participant who is no longer on study as status_change would."""
-    if participant.status == ParticipantStatus.ON_STUDY:
+def _close_if_off_study(visit: Visit, participant: Participant) -> None:
+    """Leave an open visit of a participant no longer on study as status_change would."""
+    if participant.status == ParticipantStatus.ON_STUDY or visit.status in _CLOSED:
         return
-    open_statuses = (VisitStatus.UPCOMING, VisitStatus.DUE, VisitStatus.OVERDUE)
-    for visit in Visit.objects.filter(participant=participant, status__in=open_statuses):
-        if participant.status == ParticipantStatus.COMPLETED:
-            visit.status = VisitStatus.MISSED
-            visit.missed_reason = f"Not done before completion ({participant.status_date})"
-        else:
-            visit.status = VisitStatus.NOT_APPLICABLE
-        visit.status_changed_at = timezone.now()
-        _tag(visit, user).save()
+    if participant.status == ParticipantStatus.COMPLETED:
+        visit.status = VisitStatus.MISSED
+        visit.missed_reason = f"Not done before completion ({participant.status_date})"
+    else:
+        visit.status = VisitStatus.NOT_APPLICABLE
+
+
+_CLOSED = (*DONE_STATUSES, VisitStatus.MISSED, VisitStatus.NOT_APPLICABLE)
+_RESPONSE_CHUNK = 2000  # visit rows whose questionnaires are written per batch
 
 
 def import_files(validated: Validated, *, site: Site, user, source: str = "") -> ImportSummary:
     """Write a validated set of files, all or nothing, as ``user``; audited.
 
     Refuses (ValueError) a set with problems, and re-checks inside the
-    transaction that the database holds no clinical data.
+    transaction that the database holds no clinical data. Rows are written in
+    bulk, each with the history row and audit line a save would give it; a
+    follow-up visit done in the files is created done (one history row), not
+    scheduled and then closed.
     """
-    from followup.services import visits_schedule
+    from followup.services import visits_planned
     from randomization.crypto import seal
     from trial.services import body_mass_index
 
@@ -1085,6 +1191,12 @@ def import_files(validated: Validated, *, site: Site, user, source: str = "") ->
         raise ValueError("The files have problems; nothing can be imported.")
     all_instruments = instruments()
     counts = dict.fromkeys(ImportSummary.__dataclass_fields__, 0)
+    today = timezone.localdate()
+    now = timezone.now()
+
+    def write(objs: list) -> None:
+        bulk_create_audited(objs, user=user, reason=IMPORT_REASON)
+
     with transaction.atomic():
         problems = database_problems()
         if problems:
@@ -1098,7 +1210,8 @@ def import_files(validated: Validated, *, site: Site, user, source: str = "") ->
             },
         )
         participant_rows = {row["study_id"]: row for _n, row in validated.participants}
-        participants: dict[str, Participant] = {}
+
+        screenings = []
         for _number, row in validated.screenings:
             failed = [key for key in EXCLUSION_CRITERIA if row[key]]
             eligible = not failed
@@ -1108,34 +1221,39 @@ def import_files(validated: Validated, *, site: Site, user, source: str = "") ->
                 consent_status = Screening.ConsentStatus.DECLINED
             else:
                 consent_status = Screening.ConsentStatus.NOT_ELIGIBLE
-            screening = Screening(
-                screening_id=row["screening_id"],
-                site=site,
-                screening_date=row["screening_date"],
-                initials="",
-                hospital_number="",
-                date_of_birth=None,
-                sex=Sex.FEMALE,
-                confirmed_diagnosis=True,
-                scheduled_procedure_date=None,
-                age_at_screening=row["age"],
-                eligible=eligible,
-                failed_criteria=failed,
-                consent_status=consent_status,
-                decline_reason=(
-                    DECLINE_REASON if consent_status == Screening.ConsentStatus.DECLINED else ""
-                ),
-                screened_by=user,
-                imported=True,
-                **{key: row[key] for key in EXCLUSION_CRITERIA},
-                **{f"{key}_date": row["screening_date"] for key in ANSWERED_CRITERIA},
+            screenings.append(
+                Screening(
+                    screening_id=row["screening_id"],
+                    site=site,
+                    screening_date=row["screening_date"],
+                    initials="",
+                    hospital_number="",
+                    date_of_birth=None,
+                    sex=Sex.FEMALE,
+                    confirmed_diagnosis=True,
+                    scheduled_procedure_date=None,
+                    age_at_screening=row["age"],
+                    eligible=eligible,
+                    failed_criteria=failed,
+                    consent_status=consent_status,
+                    decline_reason=(
+                        DECLINE_REASON if consent_status == Screening.ConsentStatus.DECLINED else ""
+                    ),
+                    screened_by=user,
+                    imported=True,
+                    **{key: row[key] for key in EXCLUSION_CRITERIA},
+                    **{f"{key}_date": row["screening_date"] for key in ANSWERED_CRITERIA},
+                )
             )
-            _tag(screening, user).save()
-            counts["screenings"] += 1
+        write(screenings)
+        counts["screenings"] = len(screenings)
+
+        participants: dict[str, Participant] = {}
+        for screening, (_number, row) in zip(screenings, validated.screenings, strict=True):
             if not row["consented"]:
                 continue
             p_row = participant_rows[row["study_id"]]
-            participant = Participant(
+            participants[row["study_id"]] = Participant(
                 study_id=row["study_id"],
                 site=site,
                 screening=screening,
@@ -1147,85 +1265,105 @@ def import_files(validated: Validated, *, site: Site, user, source: str = "") ->
                 status_date=p_row["status_date"],
                 status_reason=p_row["status_reason"] or "",
             )
-            _tag(participant, user).save()
-            participants[participant.study_id] = participant
-            counts["participants"] += 1
+        write(list(participants.values()))
+        counts["participants"] = len(participants)
 
+        baselines, allocations = [], []
+        visits: dict[tuple[str, str], Visit] = {}
+        for study_id, participant in participants.items():
+            p_row = participant_rows[study_id]
             if p_row["procedure_date"] is not None:
-                baseline = Baseline(
-                    participant=participant,
-                    comorbidity_list="",
-                    recorded_by=user,
-                    bmi=body_mass_index(height_cm=p_row["height_cm"], weight_kg=p_row["weight_kg"]),
-                    **{name: p_row[name] for name in BASELINE_COLUMNS},
+                baselines.append(
+                    Baseline(
+                        participant=participant,
+                        comorbidity_list="",
+                        recorded_by=user,
+                        bmi=body_mass_index(
+                            height_cm=p_row["height_cm"], weight_kg=p_row["weight_kg"]
+                        ),
+                        **{name: p_row[name] for name in BASELINE_COLUMNS},
+                    )
                 )
-                _tag(baseline, user).save()
-                counts["baselines"] += 1
-                visits_schedule(
-                    participant=participant, procedure_date=p_row["procedure_date"], by=user
-                )
+                for visit in visits_planned(
+                    participant=participant, procedure_date=p_row["procedure_date"], today=today
+                ):
+                    visit.status_changed_at = now
+                    visits[study_id, visit.code] = visit
             if p_row["arm"] is not None:
-                allocation = Allocation(
-                    participant=participant,
-                    slot=None,
-                    pack_code=p_row["pack_code"],
-                    randomized_on=p_row["randomization_date"],
-                    randomized_by=None,
-                    imported_arm_token=seal({"arm": p_row["arm"]}),
+                allocations.append(
+                    Allocation(
+                        participant=participant,
+                        slot=None,
+                        pack_code=p_row["pack_code"],
+                        randomized_on=p_row["randomization_date"],
+                        randomized_by=None,
+                        imported_arm_token=seal({"arm": p_row["arm"]}),
+                    )
                 )
-                _tag(allocation, user).save()
-                counts["allocations"] += 1
+        write(baselines)
+        write(allocations)
+        counts["baselines"], counts["allocations"] = len(baselines), len(allocations)
 
         for _number, row in validated.visits:
-            participant = participants[row["study_id"]]
-            for key, instrument in all_instruments.items():
-                present = _instrument_answers(instrument, row)
-                if not present:
-                    continue
-                answers = {item.key: present.get(item.key) for item in instrument.items}
-                scores = instrument.score(answers)
-                response = Response(
-                    participant=participant,
-                    visit=row["visit"],
-                    instrument=key,
-                    administered_on=row["visit_date"],
-                    mode=Mode.IN_PERSON,
-                    language="en",
-                    answers=answers,
-                    scores={k: v for k, v in scores.items() if k != "scoring_version"},
-                    scoring_version=scores["scoring_version"],
-                    items_not_answered=any(
-                        item.required and answers[item.key] is None for item in instrument.items
-                    ),
-                    entered_by=user,
-                )
-                _tag(response, user).save()
-                counts["responses"] += 1
-                if key == "phq9" and scores.get("item9_alert"):
-                    alert = SafetyAlert(
-                        response=response,
+            visit = visits.get((row["study_id"], row["visit"]))
+            if row["visit"] in FOLLOW_UP_VISITS and visit is not None:
+                done_on = row["visit_date"]
+                in_window = visit.window_opens <= done_on <= visit.window_closes
+                visit.done_on = done_on
+                visit.status = VisitStatus.DONE if in_window else VisitStatus.DONE_OUT_OF_WINDOW
+                visit.out_of_window_reason = "" if in_window else OUT_OF_WINDOW_REASON
+                counts["visits_done"] += 1
+        for (study_id, _code), visit in visits.items():
+            _close_if_off_study(visit, participants[study_id])
+        write(list(visits.values()))
+
+        given = {
+            (row["study_id"], row["visit"], row["instrument"]): row
+            for _number, row in validated.administrations
+        }
+        rows = validated.visits
+        for first in range(0, len(rows), _RESPONSE_CHUNK):
+            responses, alerts = [], []
+            for _number, row in rows[first : first + _RESPONSE_CHUNK]:
+                participant = participants[row["study_id"]]
+                for key, instrument in all_instruments.items():
+                    present = _instrument_answers(instrument, row)
+                    if not present:
+                        continue
+                    answers = {item.key: present.get(item.key) for item in instrument.items}
+                    scores = instrument.score(answers)
+                    how = given.get((row["study_id"], row["visit"], key), {})
+                    response = Response(
                         participant=participant,
-                        item9_value=answers.get("phq9_9"),
+                        visit=row["visit"],
+                        instrument=key,
+                        administered_on=how.get("administered_on", row["visit_date"]),
+                        mode=how.get("mode", Mode.IN_PERSON),
+                        language=how.get("language", "en"),
+                        answers=answers,
+                        scores={k: v for k, v in scores.items() if k != "scoring_version"},
+                        scoring_version=scores["scoring_version"],
+                        items_not_answered=any(
+                            item.required and answers[item.key] is None for item in instrument.items
+                        ),
+                        entered_by=user,
                     )
-                    _tag(alert, user).save()
-                    counts["safety_alerts"] += 1
-            if row["visit"] in FOLLOW_UP_VISITS:
-                visit = Visit.objects.filter(participant=participant, code=row["visit"]).first()
-                if visit is not None:
-                    done_on = row["visit_date"]
-                    in_window = visit.window_opens <= done_on <= visit.window_closes
-                    visit.done_on = done_on
-                    visit.status = VisitStatus.DONE if in_window else VisitStatus.DONE_OUT_OF_WINDOW
-                    visit.out_of_window_reason = "" if in_window else OUT_OF_WINDOW_REASON
-                    visit.status_changed_at = timezone.now()
-                    _tag(visit, user).save()
-                    counts["visits_done"] += 1
+                    responses.append(response)
+                    if key == "phq9" and scores.get("item9_alert"):
+                        alerts.append(
+                            SafetyAlert(
+                                response=response,
+                                participant=participant,
+                                item9_value=answers.get("phq9_9"),
+                            )
+                        )
+            write(responses)
+            write(alerts)
+            counts["responses"] += len(responses)
+            counts["safety_alerts"] += len(alerts)
 
-        for participant in participants.values():
-            _close_open_visits(participant, user)
-
-        for _number, row in validated.adverse_events:
-            event = AdverseEvent(
+        events = [
+            AdverseEvent(
                 participant=participants[row["study_id"]],
                 term=row["term"],
                 onset_date=row["onset_date"],
@@ -1237,8 +1375,10 @@ def import_files(validated: Validated, *, site: Site, user, source: str = "") ->
                 outcome=row["outcome"],
                 reported_by=user,
             )
-            _tag(event, user).save()
-            counts["adverse_events"] += 1
+            for _number, row in validated.adverse_events
+        ]
+        write(events)
+        counts["adverse_events"] = len(events)
 
         _advance_counter(
             site,

@@ -130,11 +130,8 @@ def build_export(export_id: int) -> str:
                 formats=("csv", export.format) if export.format != "csv" else ("csv",),
             )
             update(50)
-            # The language and mode of each questionnaire, beside the contract's files.
-            given = exports.administrations()
-            given.to_csv(directory / "administrations.csv", index=False, date_format="%Y-%m-%d")
             if export.format == "xpt":
-                exports.write_xpt({**exports.frames(rows), "administrations": given}, directory)
+                exports.write_xpt(exports.frames(rows), directory)
             elif export.format == "odm":
                 exports.write_odm(exports.frames(rows), directory / "trial.odm.xml")
             update(80)

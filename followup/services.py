@@ -117,6 +117,34 @@ def _set_status(visit: Visit, status: VisitStatus, *, by=None, reason: str = "")
     return True
 
 
+def _plan(visit: Visit, definition: windows.VisitDefinition, procedure_date: date) -> None:
+    """Set a visit's label, window and forms from its definition and the procedure date."""
+    window = windows.visit_window(procedure_date, definition)
+    visit.label = definition.label
+    visit.target_date, visit.window_opens, visit.window_closes = (
+        window.target,
+        window.opens,
+        window.closes,
+    )
+    visit.instruments = list(definition.instruments)
+    visit.extra_forms = list(definition.extra_forms)
+    visit.by_telephone = True
+
+
+def visits_planned(*, participant: Participant, procedure_date: date, today: date) -> list[Visit]:
+    """The participant's follow-up visits scheduled from the procedure date, unsaved,
+    in their state on ``today`` (the trial-data import saves them in bulk)."""
+    planned = []
+    for definition in schedule().visits:
+        if definition.months == 0:
+            continue  # baseline is the enrolment itself, before the procedure
+        visit = Visit(participant=participant, code=definition.code)
+        _plan(visit, definition, procedure_date)
+        visit.status = _state_today(visit, today)
+        planned.append(visit)
+    return planned
+
+
 def visits_schedule(*, participant: Participant, procedure_date: date, by) -> list[Visit]:
     """Create the participant's follow-up visits from the procedure date, or move the
     windows of those not yet done when the date changes (audited as history)."""
@@ -125,7 +153,6 @@ def visits_schedule(*, participant: Participant, procedure_date: date, by) -> li
     for definition in schedule().visits:
         if definition.months == 0:
             continue  # baseline is the enrolment itself, before the procedure
-        window = windows.visit_window(procedure_date, definition)
         visit = (
             Visit.objects.select_for_update()
             .filter(participant=participant, code=definition.code)
@@ -136,24 +163,8 @@ def visits_schedule(*, participant: Participant, procedure_date: date, by) -> li
         elif visit.status in _TERMINAL:
             result.append(visit)
             continue
-        visit.label = definition.label
-        visit.target_date, visit.window_opens, visit.window_closes = (
-            window.target,
-            window.opens,
-            window.closes,
-        )
-        visit.instruments = list(definition.instruments)
-        visit.extra_forms = list(definition.extra_forms)
-        visit.by_telephone = True
-        visit.status = (
-            _state_today(visit, today)
-            if visit.pk
-            else VisitStatus(
-                windows.visit_state(
-                    window=window, today=today, done_on=None, missed=False, not_applicable=False
-                ).value
-            )
-        )
+        _plan(visit, definition, procedure_date)
+        visit.status = _state_today(visit, today)
         visit._history_user = by
         visit._change_reason = f"Scheduled from procedure date {procedure_date.isoformat()}"
         visit.save()

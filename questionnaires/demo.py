@@ -62,7 +62,9 @@ def seed_baseline_questionnaires(*, today, rng: random.Random) -> str:
                 instrument=instrument,
                 answers=answers,
                 administration=services.Administration(
-                    administered_on=participant.consent_date, mode="in_person"
+                    administered_on=participant.consent_date,
+                    mode="in_person",
+                    language=participant.language,
                 ),
                 by=nurse,
             )

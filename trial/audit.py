@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
+from simple_history.utils import get_history_manager_for_model
 
 from .models import AuditChainHead, AuditEvent
 
@@ -58,30 +59,41 @@ def entry_digest(event: AuditEvent, previous_hash: str) -> str:
 
 
 def _append(event: AuditEvent) -> AuditEvent:
-    """Insert one line at the end of the chain.
+    """Insert one line at the end of the chain."""
+    append_many([event])
+    return event
+
+
+def append_many(events: list[AuditEvent], *, batch_size: int = 2000) -> None:
+    """Insert lines at the end of the chain, in order, each linked to the one before.
 
     The chain head's row lock orders appenders across transactions; the previous
     hash is read from the latest line. The head row itself is only updated after
     commit: updating one row thousands of times inside one transaction (an
     import) would make every later read walk all its versions.
     """
+    if not events:
+        return
     with transaction.atomic():
         AuditChainHead.objects.select_for_update().get_or_create(pk=1)
         previous = (
             AuditEvent.objects.order_by("-pk").values_list("entry_hash", flat=True).first()
             or GENESIS
         )
-        # JSON round trip so the hash is over exactly what the database stores.
-        event.changes = json.loads(json.dumps(event.changes, default=str))
-        event.previous_hash = previous
-        event.entry_hash = entry_digest(event, previous)
-        event.save()
+        for event in events:
+            # JSON round trip so the hash is over exactly what the database stores.
+            event.changes = json.loads(json.dumps(event.changes, default=str))
+            event.previous_hash = previous
+            event.entry_hash = previous = entry_digest(event, previous)
+        if len(events) == 1:
+            events[0].save()
+        else:
+            AuditEvent.objects.bulk_create(events, batch_size=batch_size)
         # Once per transaction is enough (an import appends many thousand lines);
         # a rolled-back savepoint takes its callback with it, so this stays right.
         connection = transaction.get_connection()
         if not any(entry[1] is advance_head for entry in connection.run_on_commit):
             transaction.on_commit(advance_head)
-    return event
 
 
 def advance_head() -> None:
@@ -163,8 +175,8 @@ def audit_event(
     )
 
 
-def record_history_row(sender, *, instance, history_instance, **kwargs) -> None:
-    """Mirror a simple-history row into the audit trail (post_create_historical_record)."""
+def history_event(instance, history_instance) -> AuditEvent:
+    """The audit line (unsaved) for one simple-history row of ``instance``."""
     history_type = history_instance.history_type
     action = {
         "+": AuditEvent.Action.CREATE,
@@ -190,17 +202,42 @@ def record_history_row(sender, *, instance, history_instance, **kwargs) -> None:
             changes[field.name] = [None, _plain(getattr(history_instance, field.attname))]
     subject_of = getattr(instance, "audit_subject", None)
     user = history_instance.history_user
-    _append(
-        AuditEvent(
-            at=history_instance.history_date,
-            user=user,
-            username=getattr(user, "username", "") or "",
-            action=action,
-            model=instance._meta.label,
-            object_id=str(instance.pk),
-            subject=subject_of() if subject_of else "",
-            reason=history_instance.history_change_reason or "",
-            changes=changes,
-            summary=str(instance),
-        )
+    return AuditEvent(
+        at=history_instance.history_date,
+        user=user,
+        username=getattr(user, "username", "") or "",
+        action=action,
+        model=instance._meta.label,
+        object_id=str(instance.pk),
+        subject=subject_of() if subject_of else "",
+        reason=history_instance.history_change_reason or "",
+        changes=changes,
+        summary=str(instance),
     )
+
+
+def record_history_row(sender, *, instance, history_instance, **kwargs) -> None:
+    """Mirror a simple-history row into the audit trail (post_create_historical_record)."""
+    _append(history_event(instance, history_instance))
+
+
+def bulk_create_audited(objs: list, *, user, reason: str, batch_size: int = 1000) -> list:
+    """Insert many new rows of one model with their history rows and audit lines,
+    a few statements per batch instead of several per row (the import uses it).
+
+    The result is what saving each row would leave: one ``+`` history row each,
+    naming ``user`` and ``reason``, mirrored into the chained audit trail.
+    """
+    if not objs:
+        return objs
+    model = type(objs[0])
+    model.objects.bulk_create(objs, batch_size=batch_size)
+    history = get_history_manager_for_model(model).bulk_history_create(
+        objs,
+        batch_size=batch_size,
+        default_user=user,
+        default_change_reason=reason,
+        default_date=timezone.now(),
+    )
+    append_many([history_event(obj, row) for obj, row in zip(objs, history, strict=True)])
+    return objs

@@ -183,6 +183,8 @@ def _seed_screening(*, site: Site, participants: int, today: date) -> None:
             form_version=version,
             signed_form_filed=True,
             by=nurse,
+            # Most answer the questionnaires in Chinese; a few in English.
+            language="en" if enrolled % 5 == 4 else "zh-hans",
         )
         enrolled += 1
         # The most recent few are still waiting for their baseline form.

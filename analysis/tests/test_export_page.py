@@ -112,7 +112,6 @@ def test_export_carries_each_questionnaires_language(
             "administered_on": timezone.localdate().isoformat(),
             "mode": "in_person",
             "language": "zh-hans",
-            "scoring_version": "gad7-spitzer2006-1",
         }
     ]
     names = zipfile.ZipFile(io.BytesIO(bytes(export.content))).namelist()

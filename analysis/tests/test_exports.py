@@ -19,6 +19,7 @@ TABLE_FILES = {
     "participants": "participants.csv",
     "visits": "visits.csv",
     "adverse_events": "adverse_events.csv",
+    "administrations": "administrations.csv",
 }
 
 
@@ -205,6 +206,20 @@ def test_odm_is_well_formed_complete_and_consistent(demo_trial, tmp_path):
                     (row["study_id"], "SE.AE", f"IT.{column.upper()}", _odm_text(row[column]))
                 )
     assert expected - values == set()
+    # Each questionnaire's form says when, how and in which language it was given.
+    given = frames["administrations"].astype(object).to_dict("records")
+    assert {row["language"] for row in given} == {"en", "zh-hans"}
+    for row in given:
+        path = (
+            f"odm:ClinicalData/odm:SubjectData[@SubjectKey='{row['study_id']}']"
+            f"/odm:StudyEventData[@StudyEventOID='SE.{row['visit'].upper()}']"
+            f"/odm:FormData[@FormOID='F.{row['instrument'].upper()}']/odm:ItemGroupData"
+        )
+        (group,) = root.findall(path, NS)
+        items = {i.get("ItemOID"): i.get("Value") for i in group.iterfind("odm:ItemData", NS)}
+        assert items["IT.LANGUAGE"] == row["language"] and items["IT.MODE"] == row["mode"]
+        assert items["IT.ADMINISTERED_ON"] == row["administered_on"].isoformat()
+    assert item_defs["IT.LANGUAGE"].find("odm:CodeListRef", NS) is not None
     assert ("MLT-001", "SE.BASELINE", "IT.ARM", "MLT") in values or (
         "MLT-001",
         "SE.BASELINE",

@@ -38,6 +38,7 @@ VISITS_HEADER = (
 )
 ADVERSE_EVENTS_HEADER = "study_id,onset_date,term,serious,severity,relatedness,outcome"
 FILES = ("screening.csv", "participants.csv", "visits.csv", "adverse_events.csv")
+ADMINISTRATIONS_HEADER = "study_id,visit,instrument,administered_on,mode,language"
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -258,8 +259,10 @@ def test_import_writes_everything_as_the_user_and_is_audited(datamanager, statis
     from followup.models import Visit, VisitStatus
     from questionnaires.definitions import instruments
     from questionnaires.models import Response, SafetyAlert
+    from randomization.models import Allocation
     from randomization.unblinded import participant_arm
-    from trial.models import AuditEvent, Participant, Screening, SequenceCounter
+    from trial.audit import verify_chain
+    from trial.models import AuditEvent, Baseline, Participant, Screening, SequenceCounter
 
     output = _import(_valid_files(tmp_path))
     assert "4 screenings, 2 participants" in output
@@ -309,6 +312,21 @@ def test_import_writes_everything_as_the_user_and_is_audited(datamanager, statis
     assert not AuditEvent.objects.filter(model="trial.Screening").exclude(user=datamanager)
     summary = AuditEvent.objects.get(model="analysis.TrialDataImport")
     assert summary.user == datamanager and "OS user" in summary.summary
+    # Written in bulk, yet each row has exactly the one history row and chained
+    # audit line that saving it would give, with the user, the reason and its fields.
+    imported_models = [Screening, Participant, Baseline, Allocation, Visit, Response, SafetyAlert]
+    for model in imported_models:
+        rows = model.objects.count()
+        assert model.history.filter(history_type="+").count() == rows, model
+        lines = AuditEvent.objects.filter(model=model._meta.label, action="create")
+        assert lines.count() == rows, model
+        assert set(lines.values_list("reason", flat=True)) == {"Imported by import_trial_data"}
+    alert_line = AuditEvent.objects.get(model="questionnaires.SafetyAlert")
+    assert alert_line.subject == "MLT-001" and alert_line.object_id == str(
+        SafetyAlert.objects.get().pk
+    )
+    assert alert_line.changes["item9_value"] == [None, 1]
+    assert verify_chain().first_broken is None and not verify_chain().problem
     assert summary.changes["screenings"] == 4 and summary.changes["responses"] == 6
 
     # Later enrolments continue after the imported ids.
@@ -549,8 +567,12 @@ def test_round_trip_is_byte_identical(demo_trial, tmp_path):
     output = _import(first)
     assert "42 screenings, 12 participants" in output
     call_command("export_trial_data", str(second), "--unblinded", "--user", "statistician")
-    for name in FILES:
+    for name in (*FILES, "administrations.csv"):
         assert (second / name).read_bytes() == (first / name).read_bytes(), name
+    # How each questionnaire was given survives it too (the demo has both languages).
+    given = _rows(first / "administrations.csv")
+    assert given and list(given[0]) == ADMINISTRATIONS_HEADER.split(",")
+    assert {row["language"] for row in given} == {"en", "zh-hans"}
     # The demo has arms, serious events, follow-up visits and status changes to carry.
     participants = (first / "participants.csv").read_text(encoding="utf-8")
     assert "MLT," in participants and "PLACEBO," in participants and "withdrawn" in participants
@@ -589,3 +611,102 @@ def test_import_needs_a_site_when_there_are_several(datamanager, other_site, tmp
     from trial.models import Screening
 
     assert set(Screening.objects.values_list("site__code", flat=True)) == {"wuhan"}
+
+
+# --------------------------------------------------------------------------- administrations.csv
+
+ADMINISTRATION_ROWS = [
+    ["MLT-001", "baseline", "sf_mpq", "2024-03-05", "in_person", "zh-hans"],
+    ["MLT-001", "m1", "gad7", "2024-04-08", "telephone", "zh-hans"],
+]
+
+
+def test_import_takes_date_mode_and_language_from_administrations(datamanager, tmp_path):
+    from questionnaires.models import Response
+
+    directory = _valid_files(tmp_path)
+    _write(directory, "administrations.csv", ADMINISTRATIONS_HEADER.split(","), ADMINISTRATION_ROWS)
+    _import(directory)
+    given = {
+        (r.participant.study_id, r.visit, r.instrument): (
+            str(r.administered_on),
+            r.mode,
+            r.language,
+        )
+        for r in Response.objects.select_related("participant")
+    }
+    assert given[("MLT-001", "baseline", "sf_mpq")] == ("2024-03-05", "in_person", "zh-hans")
+    assert given[("MLT-001", "m1", "gad7")] == ("2024-04-08", "telephone", "zh-hans")
+    # A questionnaire without a row: in person, English, on the visit date.
+    assert given[("MLT-002", "baseline", "gad7")] == ("2024-03-05", "in_person", "en")
+    call_command("export_trial_data", str(tmp_path / "out"))
+    assert (tmp_path / "out" / "administrations.csv").read_text(encoding="utf-8").splitlines()[
+        1:3
+    ] == [
+        "MLT-001,baseline,sf_mpq,2024-03-05,in_person,zh-hans",
+        "MLT-001,baseline,phq9,2024-03-05,in_person,en",
+    ]
+
+
+ADMINISTRATION_PROBLEMS = [
+    pytest.param(
+        1, "language", "fr",
+        "administrations.csv row 1, column language: 'fr' is not one of en, zh-hans",
+        id="bad-language",
+    ),
+    pytest.param(
+        2, "mode", "post",
+        "administrations.csv row 2, column mode: 'post' is not one of in_person, telephone",
+        id="bad-mode",
+    ),
+    pytest.param(
+        2, "instrument", "phq9",
+        "administrations.csv row 2, column instrument: visits.csv has no answers to phq9 at m1 "
+        "for MLT-001",
+        id="not-answered",
+    ),
+    pytest.param(
+        2, "visit", "baseline",
+        "administrations.csv row 2, column instrument: visits.csv has no answers to gad7 at "
+        "baseline for MLT-001",
+        id="wrong-visit",
+    ),
+    pytest.param(
+        2, "administered_on", "2024-02-29",
+        "administrations.csv row 2, column administered_on: 2024-02-29 is before the consent "
+        "date 2024-03-01",
+        id="before-consent",
+    ),
+    pytest.param(
+        2, "administered_on", "2999-01-01",
+        "administrations.csv row 2, column administered_on: 2999-01-01 is in the future",
+        id="future",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("row", "column", "value", "message"), ADMINISTRATION_PROBLEMS)
+def test_import_refuses_a_bad_administration_and_writes_nothing(
+    datamanager, tmp_path, row, column, value, message
+):
+    directory = _valid_files(tmp_path)
+    _write(directory, "administrations.csv", ADMINISTRATIONS_HEADER.split(","), ADMINISTRATION_ROWS)
+    _set(directory, "administrations.csv", row, column, value)
+    before = _clinical_counts()
+    with pytest.raises(CommandError) as raised:
+        _import(directory)
+    assert message in str(raised.value)
+    assert str(raised.value).startswith("Nothing was imported: 1 problem(s)")
+    assert _clinical_counts() == before
+
+
+def test_import_refuses_a_questionnaire_given_twice(datamanager, tmp_path):
+    directory = _valid_files(tmp_path)
+    rows = [*ADMINISTRATION_ROWS, ADMINISTRATION_ROWS[1]]
+    _write(directory, "administrations.csv", ADMINISTRATIONS_HEADER.split(","), rows)
+    with pytest.raises(CommandError) as raised:
+        _import(directory)
+    assert (
+        "administrations.csv row 3, column instrument: duplicate row for gad7 at m1 of MLT-001 "
+        "(also row 2)"
+    ) in str(raised.value)
