@@ -289,6 +289,9 @@ def main() -> None:  # noqa: C901 - one script, read top to bottom
     }
     for n in sizes:
         results["sizes"][str(n)] = run_size(n)
+    # The rule: SQL per page must not grow with the trial.
+    counts = [size["queries_per_page"] for size in results["sizes"].values()]
+    results["queries_equal_across_sizes"] = all(c == counts[0] for c in counts)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(json.dumps(results, indent=1))
@@ -596,6 +599,9 @@ def print_table(results: dict) -> None:
         log(f"SQL queries per page: {size['queries_per_page']}")
         log(f"200 concurrent randomizations: {size['randomization_race']}")
         log(f"DSMB analysis: {size['dsmb_analysis']}")
+    if len(results["sizes"]) > 1:
+        same = "yes" if results["queries_equal_across_sizes"] else "NO"
+        log(f"\nSQL queries per page equal at every size: {same}")
 
 
 if __name__ == "__main__":

@@ -953,3 +953,22 @@ def test_bad_values_are_refused(participants, outcomes) -> None:
     for call, template in cases:
         with pytest.raises(ValueError, match=message(template)):
             call()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_residual_beside_participants_equals_the_dense_indicator_fit(seed) -> None:
+    # Frisch–Waugh–Lovell: demeaning within participants gives the same residual as a
+    # least-squares fit with one indicator column per participant (unbalanced data).
+    rng = np.random.default_rng(seed)
+    participant = rng.integers(0, 12, size=40)
+    design = np.column_stack([np.ones(40), rng.normal(size=40), rng.integers(0, 2, size=40)])
+    y = rng.normal(size=40) + participant * 0.3
+    indicators = pd.get_dummies(participant).to_numpy(dtype=float)
+    dense = np.column_stack([design, indicators])
+    expected = y - dense @ np.linalg.lstsq(dense, y, rcond=None)[0]
+    got = stats._residual_beside_participants(y, design, participant)
+    np.testing.assert_allclose(got, expected, atol=1e-10)
+    within = stats._within(y, participant)
+    np.testing.assert_allclose(
+        within, y - indicators @ np.linalg.lstsq(indicators, y, rcond=None)[0], atol=1e-10
+    )
