@@ -10,6 +10,33 @@ Plain data, no Django imports. Item keys match ``questionnaires.definitions``
 Option labels are listed in score order: index 0 scores 0, index 3 scores 3.
 """
 
+# Wording check, 2026-11-25 (issue 8).
+# Target: the official Pfizer "Chinese (China)" PHQ-9 and GAD-7 forms
+# distributed via https://www.phqscreeners.com/select-screener. That PDF
+# itself could not be opened from here, so every string below was checked
+# against independent published copies instead, none of which is a verbatim
+# transcript of the PDF:
+#   - PHQ-9 stems: github.com/Chuan-Peng-Lab/YouthDepressioninScales,
+#     2_Literature_Search/2_1_Depression/2_1_1_Scale/OUTPUT/yuki/Scales/PHQ-9.txt;
+#     github.com/SongningGuo/juexin.github.io, phq.js;
+#     http://m.ewsos.com/lady/a/20150329/1067915-1.html (chinanews.com reprint);
+#     https://www.xiaomilidoc.com/p-11399331.html.
+#   - GAD-7 stems: github.com/SongningGuo/juexin.github.io, gad7.js, plus
+#     several other open-source apps, all with the same seven strings.
+#   - Frequency options 完全不会/好几天/一半以上的天数/几乎每天: ewsos.com and
+#     xiaomilidoc.com pages above, and jsPsych scripts that cite the published
+#     Chinese validations (Bian et al. 2009 PHQ-9; He et al. 2010 GAD-7).
+#   - Lead-in and the difficulty item (处理家庭事务，或与他人相处上; 毫无困难/
+#     有点困难/非常困难/极度困难): two unrelated open-source files agree on these;
+#     neither could be traced to a named repository.
+# Still NOT verified letter-for-letter against the PDF:
+#   - phq9_3: published copies are split between 睡不安稳 (kept here) and 睡不安.
+#   - phq9_6, phq9_8: the dash (—— here, a single — in some copies).
+#   - phq9_8: 觉察？ (some copies use 察觉 or no question mark).
+#   - the opening clause 如果您发现自己有以上任何问题 of phq9_10 / gad7_difficulty.
+#   - the GAD-7 lead-in and the GAD-7 difficulty item: no copy was found, so they
+#     use the same text as PHQ-9.
+
 from __future__ import annotations
 
 PHQ9_INSTRUCTIONS_ZH = "在过去两个星期，有多少时候您受到以下任何问题所困扰？"
@@ -52,4 +79,4 @@ GAD7_WORDING_ZH = {
 FREQUENCY_OPTIONS_ZH = ("完全不会", "好几天", "一半以上的天数", "几乎每天")
 
 # Answer options for the unscored difficulty question (phq9_10, gad7_difficulty), 0..3.
-DIFFICULTY_OPTIONS_ZH = ("没有困难", "有些困难", "很困难", "非常困难")
+DIFFICULTY_OPTIONS_ZH = ("毫无困难", "有点困难", "非常困难", "极度困难")
