@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from trial.audit import audit_event
@@ -43,7 +44,8 @@ def daily_followup() -> dict:
                 def compose(visits=visits, page=page) -> tuple[str, str]:
                     lines = [
                         f"{v.participant.study_id}  {v.label}  {v.get_status_display()}  "
-                        f"{v.window_opens.isoformat()} – {v.window_closes.isoformat()}"
+                        f"{date_format(v.window_opens, 'SHORT_DATE_FORMAT')} – "
+                        f"{date_format(v.window_closes, 'SHORT_DATE_FORMAT')}"
                         for v in visits
                     ]
                     subject = _("Follow-up visits due and overdue: %(n)d") % {"n": len(visits)}
@@ -75,7 +77,7 @@ def notify_sae(event_id: int) -> int:
         ) % {
             "study_id": event.participant.study_id,
             "term": event.term,
-            "onset": event.onset_date.isoformat(),
+            "onset": date_format(event.onset_date, "SHORT_DATE_FORMAT"),
             "severity": event.get_severity_display(),
             "criteria": ", ".join(str(labels[c]) for c in event.sae_criteria),
             "url": settings.SITE_URL.rstrip("/") + reverse("sae_list"),

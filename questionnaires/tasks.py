@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from trial.audit import audit_event
@@ -30,7 +31,7 @@ def notify_safety_alert(alert_id: int) -> int:
             "study_id": alert.participant.study_id,
             "answer": answer,
             "visit": alert.response.get_visit_display(),
-            "date": alert.response.administered_on.isoformat(),
+            "date": date_format(alert.response.administered_on, "SHORT_DATE_FORMAT"),
             "path": settings.SITE_URL.rstrip("/") + reverse("alert_list"),
         }
         return subject, body

@@ -4,7 +4,11 @@ Tasks take ids, are safe to run twice (a second run sends the same notice,
 which says nothing new), and never put an arm into an e-mail.
 """
 
+import zoneinfo
+
 from celery import shared_task
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from trial.notify import send_in_languages, users_in_roles
@@ -14,7 +18,13 @@ from trial.notify import send_in_languages, users_in_roles
 def notify_code_break(code_break_id: int) -> int:
     from .models import CodeBreak
 
-    code_break = CodeBreak.objects.select_related("participant", "broken_by").get(pk=code_break_id)
+    code_break = CodeBreak.objects.select_related("participant__site", "broken_by").get(
+        pk=code_break_id
+    )
+    # The wall-clock time at the participant's site, named, since the readers
+    # (DSMB, statistician) may be anywhere.
+    zone = code_break.participant.site.time_zone
+    broken_at = timezone.localtime(code_break.broken_at, zoneinfo.ZoneInfo(zone))
 
     def compose() -> tuple[str, str]:
         subject = _("Emergency code-break: %(study_id)s") % {
@@ -27,7 +37,7 @@ def notify_code_break(code_break_id: int) -> int:
         ) % {
             "who": code_break.broken_by.get_full_name() or code_break.broken_by.username,
             "study_id": code_break.participant.study_id,
-            "when": code_break.broken_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "when": f"{date_format(broken_at, 'SHORT_DATETIME_FORMAT')} ({zone})",
             "reason": code_break.reason,
         }
         return subject, body

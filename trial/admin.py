@@ -22,7 +22,7 @@ from .models import (
 
 @admin.register(Site)
 class SiteAdmin(SimpleHistoryAdmin):
-    list_display = ["code", "name", "study_id_prefix", "active"]
+    list_display = ["code", "name", "study_id_prefix", "time_zone", "active"]
     search_fields = ["code", "name"]
 
     def has_delete_permission(self, request, obj=None) -> bool:

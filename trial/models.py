@@ -5,6 +5,9 @@ is mirrored into ``AuditEvent`` so the data manager reads one trail. Nothing
 here is ever deleted: corrections carry a reason, status changes are dated.
 """
 
+import zoneinfo
+from functools import cache
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -12,8 +15,22 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Every IANA zone the system knows (a callable, so migrations do not copy the list)."""
+    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
+def default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
 class Site(models.Model):
-    """A recruiting hospital. Users belong to sites and see only their sites' patients."""
+    """A recruiting hospital. Users belong to sites and see only their sites' patients.
+
+    Times are shown to a site's staff in the site's own time zone; they are
+    stored in UTC whatever the zone.
+    """
 
     code = models.SlugField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=200)
@@ -24,6 +41,13 @@ class Site(models.Model):
         help_text=_("Study ids are this prefix and a sequential number, e.g. MLT-001."),
     )
     active = models.BooleanField(_("active"), default=True)
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        choices=time_zone_choices,
+        default=default_time_zone,
+        help_text=_("Dates and times are shown to the site's staff in this time zone."),
+    )
     history = HistoricalRecords()
 
     class Meta:

@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "trial.middleware.TwoFactorMiddleware",
+    "trial.middleware.SiteTimeZoneMiddleware",
     "trial.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -137,6 +138,11 @@ AXES_VERBOSE = False
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
 LANGUAGES = [("en", "English"), ("zh-hans", "中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates and times are shown in the active language's formats (trial/formats/);
+# numbers are not grouped, so ids and counts print as they are.
+FORMAT_MODULE_PATH = ["trial.formats"]
+# The default zone of a new site; each request shows times in the user's site's
+# zone (trial.middleware.SiteTimeZoneMiddleware).
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True

@@ -1,5 +1,7 @@
 """Number formatting and lookups for the report templates."""
 
+import datetime
+
 from django import template
 from django.utils.safestring import mark_safe
 
@@ -43,3 +45,15 @@ def percent(part, whole):
 def svg(text):
     """Inline a server-rendered matplotlib SVG (made by analysis.figures, never user input)."""
     return mark_safe(text or "")  # noqa: S308 - our own figure output
+
+
+@register.filter
+def isodate(value):
+    """A stored report's ISO date text as a date, for ``|date`` to show in the reader's
+    language; anything else unchanged."""
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value

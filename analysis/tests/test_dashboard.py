@@ -1,11 +1,14 @@
 """The DSMB dashboard, the open report, the PDF reports and the JSON report contract."""
 
 import json
+from datetime import date
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 
 from analysis import services
 from analysis.models import AnalysisRun, ReportFile
@@ -191,11 +194,20 @@ def test_pdf_reports_with_data_cut_and_hash(client, demo, django_capture_on_comm
     response = client.get(reverse("report_download", args=[report.pk]))
     assert response.status_code == 200
     assert response.content.startswith(b"%PDF")
-    html = __import__("django.template.loader", fromlist=["render_to_string"]).render_to_string(
+    html = render_to_string(
         "analysis/pdf_report.html",
         {"run": closed, "report": closed.result, "figures": closed.figures, "closed": True},
     )
-    assert closed.data_sha256 in html and closed.result["data_cut"] in html
+    assert closed.data_sha256 in html
+    # The data cut in the reader's language: "25 Nov 2026" in English, 2026年11月25日 in Chinese.
+    cut = date.fromisoformat(closed.result["data_cut"])
+    assert f"Data cut {cut.day} {cut:%b} {cut.year}" in html
+    with translation.override("zh-hans"):
+        html_zh = render_to_string(
+            "analysis/pdf_report.html",
+            {"run": closed, "report": closed.result, "figures": closed.figures, "closed": True},
+        )
+    assert f"{cut.year}年{cut.month}月{cut.day}日" in html_zh
 
 
 def test_recompute_records_a_new_run(client, demo, django_capture_on_commit_callbacks):

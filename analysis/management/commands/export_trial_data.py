@@ -13,8 +13,9 @@ class Command(BaseCommand):
     help = (
         "Write screening.csv, participants.csv, visits.csv and adverse_events.csv into DIR "
         "(contracts.md §3), and administrations.csv beside them (each questionnaire's date, "
-        "mode and language, read back by import_trial_data). The arm column stays empty unless --unblinded is given with a "
-        "--user who may see arms. Audited, with the operating-system user."
+        "mode and language, read back by import_trial_data). The arm column stays empty "
+        "unless --unblinded is given with a --user who may see arms. Audited, with the "
+        "operating-system user."
     )
 
     def add_arguments(self, parser):

@@ -16,9 +16,9 @@ from trial.models import Site
 class Command(BaseCommand):
     help = (
         "Import screening.csv, participants.csv, visits.csv and adverse_events.csv from DIR "
-        "(and administrations.csv when present) into a database without clinical data. Validates everything first and writes "
-        "nothing if any row is invalid; problems name file, row (data rows counted from 1 "
-        "after the header) and column."
+        "(and administrations.csv when present) into a database without clinical data. "
+        "Validates everything first and writes nothing if any row is invalid; problems name "
+        "file, row (data rows counted from 1 after the header) and column."
     )
 
     def add_arguments(self, parser):
