@@ -284,7 +284,8 @@ def main() -> None:  # noqa: C901 - one script, read top to bottom
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
         },
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        # UTC: Django sets the process's TZ to the trial's zone once settings load.
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "sizes": {},
     }
     for n in sizes:
@@ -293,7 +294,7 @@ def main() -> None:  # noqa: C901 - one script, read top to bottom
     counts = [size["queries_per_page"] for size in results["sizes"].values()]
     results["queries_equal_across_sizes"] = all(c == counts[0] for c in counts)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"bench-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out = RESULTS / f"bench-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     out.write_text(json.dumps(results, indent=1))
     # latest.json keeps the newest result of every size run so far.
     latest_path = RESULTS / "latest.json"
@@ -604,5 +605,49 @@ def print_table(results: dict) -> None:
         log(f"\nSQL queries per page equal at every size: {same}")
 
 
+def readme_table(results: dict) -> str:
+    """The README's benchmark section, in Markdown, from a results file."""
+    machine = results["machine"]
+    lines = [
+        f"Latest run ({results['started'][:10]}, `bench/results/latest.json`): PostgreSQL and "
+        f"gunicorn on loopback; {machine['cpus']} cores, {machine['platform']}, "
+        f"Python {machine['python']}. Ratios are medians against the floor of the same method "
+        "(GET: a bare Django view; POST: a view that inserts one row), measured in the same run.",
+        "",
+    ]
+    for n, size in results["sizes"].items():
+        lines += [
+            f"**N = {int(n):,}** participants with all visits and questionnaires, loaded "
+            f"through `import_trial_data` in {size['load_seconds']} s.",
+            "",
+            "| page | clients | median ms | p95 ms | req/s | × floor | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['page']} | {r['clients']} | {r['median_ms']} | {r['p95_ms']} | "
+            f"{r['throughput_rps']} | {r['ratio_to_floor']} | {r['errors']} |"
+            for r in size["pages"]
+        ]
+        race, dsmb = size["randomization_race"], size["dsmb_analysis"]
+        queries = ", ".join(f"{page} {count}" for page, count in size["queries_per_page"].items())
+        lines += [
+            "",
+            f"- SQL queries per page: {queries}.",
+            f"- {race['allocations']} randomizations at once ({race['threads']} threads): "
+            f"{race['per_second']} allocations/s, {race['duplicates']} duplicates, "
+            f"{race['gaps']} gaps, {race['errors']} errors.",
+            f"- DSMB analysis: {dsmb['cold_seconds']} s cold (the Celery task), "
+            f"{dsmb['warm_page_ms']} ms warm (the dashboard from the stored result).",
+            "",
+        ]
+    if "queries_equal_across_sizes" in results and len(results["sizes"]) > 1:
+        same = "equal" if results["queries_equal_across_sizes"] else "NOT equal"
+        lines.append(f"SQL queries per page are {same} at every size.")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--readme"]:
+        print(readme_table(json.loads((RESULTS / "latest.json").read_text())))
+    else:
+        main()
