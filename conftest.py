@@ -193,6 +193,52 @@ def make_participant(make_screening, consent_form, nurse):
     return _make
 
 
+def bulk_participants(site, nurse, consent_form, *, prefix: str, start: int, count: int):
+    """Consented participants inserted directly (fast, no history): for tests that
+    need hundreds of rows, e.g. to show a page's query count does not grow."""
+    from trial.eligibility import ANSWERED_CRITERIA, EXCLUSION_CRITERIA
+    from trial.models import Participant, Screening
+
+    today = timezone.localdate()
+    screenings = Screening.objects.bulk_create(
+        [
+            Screening(
+                screening_id=f"{prefix}-S{start + i:06d}",
+                site=site,
+                screening_date=today,
+                initials="ZZ",
+                hospital_number=f"{prefix}{start + i:06d}",
+                date_of_birth=today - timedelta(days=365 * 40),
+                sex="female",
+                confirmed_diagnosis=True,
+                scheduled_procedure_date=today,
+                age_at_screening=40,
+                eligible=True,
+                consent_status="consented",
+                screened_by=nurse,
+                **dict.fromkeys(EXCLUSION_CRITERIA, False),
+                **{f"{key}_date": today for key in ANSWERED_CRITERIA},
+            )
+            for i in range(count)
+        ]
+    )
+    return Participant.objects.bulk_create(
+        [
+            Participant(
+                study_id=f"{prefix}-{start + i:06d}",
+                site=site,
+                screening=screening,
+                consent_date=today,
+                consent_form_version=consent_form,
+                consent_taken_by=nurse,
+                signed_form_filed=True,
+                status_date=today,
+            )
+            for i, screening in enumerate(screenings)
+        ]
+    )
+
+
 def baseline_data(**overrides):
     values = {
         "height_cm": Decimal("160.0"),

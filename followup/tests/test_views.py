@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import TEST_PASSWORD, baseline_data
+from conftest import TEST_PASSWORD, baseline_data, bulk_participants
 from followup import services
 from followup.models import Visit
 from randomization import services as r_services
@@ -23,67 +23,8 @@ pytestmark = pytest.mark.django_db
 def bulk_visits(site, nurse, consent_form, start, count):
     """Participants with an m1 visit whose window is open today, inserted directly."""
     today = timezone.localdate()
-    common = {
-        f"{k}": False
-        for k in (
-            "excl_age",
-            "excl_pregnancy",
-            "excl_psychiatric",
-            "excl_severe_disease",
-            "excl_medication",
-            "excl_mlt_allergy",
-            "excl_other_trial",
-            "excl_unwilling",
-        )
-    }
-    dates = {
-        f"{k}_date": today
-        for k in (
-            "excl_pregnancy",
-            "excl_psychiatric",
-            "excl_severe_disease",
-            "excl_medication",
-            "excl_mlt_allergy",
-            "excl_other_trial",
-            "excl_unwilling",
-        )
-    }
-    screenings = Screening.objects.bulk_create(
-        [
-            Screening(
-                screening_id=f"Q-S{start + i:06d}",
-                site=site,
-                screening_date=today,
-                initials="QQ",
-                hospital_number=f"Q{start + i}",
-                date_of_birth=today - timedelta(days=15000),
-                sex="female",
-                confirmed_diagnosis=True,
-                scheduled_procedure_date=today,
-                age_at_screening=41,
-                eligible=True,
-                consent_status="consented",
-                screened_by=nurse,
-                **common,
-                **dates,
-            )
-            for i in range(count)
-        ]
-    )
-    participants = Participant.objects.bulk_create(
-        [
-            Participant(
-                study_id=f"Q-{start + i:06d}",
-                site=site,
-                screening=s,
-                consent_date=today,
-                consent_form_version=consent_form,
-                consent_taken_by=nurse,
-                signed_form_filed=True,
-                status_date=today,
-            )
-            for i, s in enumerate(screenings)
-        ]
+    participants = bulk_participants(
+        site, nurse, consent_form, prefix="Q", start=start, count=count
     )
     Visit.objects.bulk_create(
         [

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import TEST_PASSWORD, baseline_data, make_user
+from conftest import TEST_PASSWORD, baseline_data, bulk_participants, make_user
 from trial import services
 from trial.models import AuditEvent, Baseline, Participant, Screening
 
@@ -143,69 +143,14 @@ def test_participant_list_search(client, nurse, make_participant):
     assert first.study_id in body and second.study_id not in body
 
 
-def _bulk_participants(site, nurse, consent_form, start, count):
-    """Insert participants directly (fast) for query-count tests."""
-    today = timezone.localdate()
-    screenings = Screening.objects.bulk_create(
-        [
-            Screening(
-                screening_id=f"BULK-S{start + i:05d}",
-                site=site,
-                screening_date=today,
-                initials="ZZ",
-                hospital_number=f"B{start + i:06d}",
-                date_of_birth=today - timedelta(days=365 * 40),
-                sex="female",
-                confirmed_diagnosis=True,
-                scheduled_procedure_date=today,
-                age_at_screening=40,
-                excl_age=False,
-                excl_pregnancy=False,
-                excl_pregnancy_date=today,
-                excl_psychiatric=False,
-                excl_psychiatric_date=today,
-                excl_severe_disease=False,
-                excl_severe_disease_date=today,
-                excl_medication=False,
-                excl_medication_date=today,
-                excl_mlt_allergy=False,
-                excl_mlt_allergy_date=today,
-                excl_other_trial=False,
-                excl_other_trial_date=today,
-                excl_unwilling=False,
-                excl_unwilling_date=today,
-                eligible=True,
-                consent_status="consented",
-                screened_by=nurse,
-            )
-            for i in range(count)
-        ]
-    )
-    Participant.objects.bulk_create(
-        [
-            Participant(
-                study_id=f"BULK-{start + i:05d}",
-                site=site,
-                screening=screening,
-                consent_date=today,
-                consent_form_version=consent_form,
-                consent_taken_by=nurse,
-                signed_form_filed=True,
-                status_date=today,
-            )
-            for i, screening in enumerate(screenings)
-        ]
-    )
-
-
 @pytest.mark.parametrize("page", ["participant_list", "screening_log", "home"])
 def test_list_query_count_does_not_grow(client, site, nurse, consent_form, page):
     client.force_login(nurse)
-    _bulk_participants(site, nurse, consent_form, 0, 5)
+    bulk_participants(site, nurse, consent_form, prefix="BULK", start=0, count=5)
     client.get(reverse(page))  # warm caches (content types, sessions)
     with CaptureQueriesContext(connection) as small:
         assert client.get(reverse(page)).status_code == 200
-    _bulk_participants(site, nurse, consent_form, 5, 500)
+    bulk_participants(site, nurse, consent_form, prefix="BULK", start=5, count=500)
     with CaptureQueriesContext(connection) as large:
         assert client.get(reverse(page)).status_code == 200
         assert client.get(reverse(page), {"page": 3}).status_code == 200
