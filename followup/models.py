@@ -88,6 +88,16 @@ class Visit(models.Model):
     def __str__(self) -> str:
         return f"{self.participant} {self.code}"
 
+    @property
+    def display_label(self) -> str:
+        """The visit's name in the reader's language; a configured schedule's own
+        visits keep the label the schedule gives them."""
+        from questionnaires.models import VisitCode
+
+        if self.code in VisitCode.values:
+            return str(VisitCode(self.code).label)
+        return self.label
+
     def audit_subject(self) -> str:
         return self.participant.study_id
 

@@ -43,7 +43,7 @@ def daily_followup() -> dict:
 
                 def compose(visits=visits, page=page) -> tuple[str, str]:
                     lines = [
-                        f"{v.participant.study_id}  {v.label}  {v.get_status_display()}  "
+                        f"{v.participant.study_id}  {v.display_label}  {v.get_status_display()}  "
                         f"{date_format(v.window_opens, 'SHORT_DATE_FORMAT')} – "
                         f"{date_format(v.window_closes, 'SHORT_DATE_FORMAT')}"
                         for v in visits

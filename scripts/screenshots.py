@@ -129,6 +129,13 @@ def tour(page, base: str, env, language: str) -> None:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
+    sys.path.insert(0, str(ROOT))
+    from trial.checks import chinese_font_available
+
+    if chinese_font_available() is not True:
+        # Without one the zh-hans screenshots show empty boxes instead of Chinese.
+        sys.exit("No Chinese font found (fc-list :lang=zh): apt-get install fonts-noto-cjk")
+
     with tempfile.TemporaryDirectory() as folder:
         env = {
             **os.environ,

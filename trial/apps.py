@@ -25,6 +25,7 @@ class TrialConfig(AppConfig):
     def ready(self) -> None:
         from simple_history.signals import post_create_historical_record
 
+        from . import checks  # noqa: F401 - registers the system checks
         from .audit import record_history_row
 
         post_create_historical_record.connect(

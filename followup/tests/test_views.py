@@ -76,6 +76,19 @@ def test_worklist_filters_and_sorting(client, site, nurse, consent_form):
     assert [v.participant.study_id for v, _ in today] == ["Q-000000", "Q-000002"]
 
 
+def test_visit_names_follow_the_readers_language(client, site, nurse, consent_form):
+    bulk_visits(site, nurse, consent_form, 0, 1)
+    client.force_login(nurse)
+    assert "<td>1 month</td>" in client.get(reverse("worklist")).content.decode()
+    nurse.profile.language = "zh-hans"
+    nurse.profile.save()
+    page = client.get(reverse("worklist")).content.decode()
+    assert "<td>1 个月</td>" in page and "1 month" not in page
+    # A configured schedule's own visit keeps the label it was given.
+    Visit.objects.update(code="m2", label="Week 8 call")
+    assert Visit.objects.get().display_label == "Week 8 call"
+
+
 # --- the assessor stays blind ----------------------------------------------------------
 
 FORBIDDEN = [
