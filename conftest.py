@@ -304,6 +304,19 @@ def _celery_eager():
 
 
 @pytest.fixture(autouse=True)
+def _default_language_and_zone():
+    # Each request activates its user's language and site zone, and Django leaves them
+    # active on the thread afterwards (the next request sets its own). Tests share the
+    # thread, so each starts from the defaults rather than the last test's Chinese user.
+    from django.utils import timezone as django_timezone
+    from django.utils import translation
+
+    translation.deactivate()
+    django_timezone.deactivate()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _fast_tests(settings):
     # Password hashing is deliberately slow; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -13,13 +13,27 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from questionnaires.models import VisitCode
 from trial.audit import audit_event
 
 from . import services
-from .figures import OUTCOME_LABELS, VISIT_LABELS
+from .figures import OUTCOME_LABELS
 from .models import AnalysisRun, ReportFile, Status
+
+# The outcomes' headings on the page, in the reader's language (the figures are drawn
+# once per run with figures.OUTCOME_LABELS).
+OUTCOME_TITLES = {
+    "sf_mpq_total": gettext_lazy("SF-MPQ total"),
+    "sf_mpq_pri_total": gettext_lazy("SF-MPQ PRI total"),
+    "vas_mm": gettext_lazy("VAS (mm)"),
+    "ppi": "PPI",
+    "gad7_total": "GAD-7",
+    "phq9_total": "PHQ-9",
+    "psqi_global": gettext_lazy("PSQI global score"),
+}
 
 
 def _population(request) -> str:
@@ -42,7 +56,7 @@ def _page(request, kind: str, template: str):
     outcomes = [
         (
             key,
-            OUTCOME_LABELS.get(key, key),
+            OUTCOME_TITLES.get(key, key),
             result.get("outcomes", {}).get(key),
             (run.figures or {}).get(key) if run else None,
         )
@@ -58,7 +72,7 @@ def _page(request, kind: str, template: str):
             "figures": run.figures if run else {},
             "population": population,
             "outcomes": outcomes,
-            "visit_labels": VISIT_LABELS,
+            "visit_labels": dict(VisitCode.choices),
             "reports": reports,
         },
     )

@@ -41,7 +41,7 @@ def _call(visit: Visit, *, assessor, rng: random.Random, remained_blind: bool = 
             instrument=key,
             answers=answers,
             administration=questionnaire_services.Administration(
-                administered_on=day, mode="telephone"
+                administered_on=day, mode="telephone", language=visit.participant.language
             ),
             by=assessor,
         )

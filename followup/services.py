@@ -201,6 +201,13 @@ def visits_refresh(*, today: date | None = None) -> int:
     return changed
 
 
+def _instrument_name(key: str) -> str:
+    """The questionnaire's short name (SF-MPQ, PHQ-9), not its key (sf_mpq, phq9)."""
+    from questionnaires.models import InstrumentKey
+
+    return InstrumentKey(key).label if key in InstrumentKey.values else key
+
+
 def _outstanding_instruments(visit: Visit) -> list[str]:
     from questionnaires.models import Response
 
@@ -234,7 +241,8 @@ def visit_complete(*, visit: Visit, done_on: date, by, out_of_window_reason: str
             raise ValidationError(VISIT_CLOSED % {"status": locked.get_status_display()})
         outstanding = _outstanding_instruments(locked)
         if outstanding:
-            raise ValidationError(INSTRUMENTS_OUTSTANDING % {"list": ", ".join(outstanding)})
+            names = ", ".join(_instrument_name(key) for key in outstanding)
+            raise ValidationError(INSTRUMENTS_OUTSTANDING % {"list": names})
         locked.done_on = done_on
         locked.out_of_window_reason = out_of_window_reason.strip() if out_of_window else ""
         _set_status(

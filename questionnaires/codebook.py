@@ -10,20 +10,23 @@ import csv
 import io
 
 from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .definitions import instruments
 
 COLUMNS = ("item_key", "label", "type", "allowed_values", "instrument", "scoring_version")
 
+# Types are codes (the data types of the exports); allowed values are read by people.
 _SCORE_TYPES = {
-    "severity": ("category", "see instruments.md"),
+    "severity": ("category", _("see instruments.md")),
     "prorated": ("boolean", "0, 1"),
     "item9_alert": ("boolean", "0, 1"),
     "persistent_pain": ("boolean", "0, 1"),
     "poor_sleeper": ("boolean", "0, 1"),
-    "version": ("text", "TICS version"),
-    "sleep_efficiency": ("decimal", "percent"),
-    "total": ("decimal", "computed"),
+    "version": ("text", _("TICS version")),
+    "sleep_efficiency": ("decimal", _("percent")),
+    "total": ("decimal", _("computed")),
 }
 
 
@@ -44,13 +47,14 @@ def codebook_rows(language: str = "en") -> list[dict[str, str]]:
                     }
                 )
             for score in instrument.score_keys:
-                kind, allowed = _SCORE_TYPES.get(score, ("integer", "computed"))
+                kind, allowed = _SCORE_TYPES.get(score, ("integer", _("computed")))
                 rows.append(
                     {
                         "item_key": f"{key}_{score}",
-                        "label": f"{instrument.name}: {score} (computed)",
+                        "label": gettext("%(instrument)s: %(score)s (computed)")
+                        % {"instrument": instrument.name, "score": score},
                         "type": kind,
-                        "allowed_values": allowed,
+                        "allowed_values": str(allowed),
                         "instrument": key,
                         "scoring_version": version,
                     }

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import scoring
@@ -60,15 +61,17 @@ class Item:
 
     @property
     def allowed_values(self) -> str:
+        """The codebook's description of the values, in the active language."""
         if self.kind == "choice":
             return ", ".join(f"{o.value}={o.label}" for o in self.options)
+        if self.kind == "points":
+            return gettext("0-%(maximum)s (points)") % {"maximum": self.maximum}
         return {
             "vas": "0-100 (mm)",
             "clock": "HH:MM (00:00-23:59)",
-            "minutes": "0 or more (minutes)",
+            "minutes": gettext("0 or more (minutes)"),
             "hours": "H:MM (0:00-24:00)",
-            "text": "free text",
-            "points": f"0-{self.maximum} (points)",
+            "text": gettext("free text"),
         }[self.kind]
 
     @property

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -183,4 +184,9 @@ def codebook(request: HttpRequest) -> HttpResponse:
         return response
     from .codebook import codebook_rows
 
-    return render(request, "questionnaires/codebook.html", {"rows": codebook_rows()})
+    # The page in the reader's language; the CSV stays English, like the exports it labels.
+    return render(
+        request,
+        "questionnaires/codebook.html",
+        {"rows": codebook_rows(translation.get_language())},
+    )
