@@ -38,6 +38,8 @@ class AnalysisRun(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("analysis run")
+        verbose_name_plural = _("analysis runs")
         ordering = ["-requested_at"]
         indexes = [models.Index(fields=["kind", "population", "status", "-finished_at"])]
         permissions = [
@@ -67,6 +69,8 @@ class ReportFile(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("report file")
+        verbose_name_plural = _("report files")
         ordering = ["-requested_at"]
 
     def __str__(self) -> str:
@@ -95,6 +99,8 @@ class DataExport(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("data export")
+        verbose_name_plural = _("data exports")
         ordering = ["-requested_at"]
 
     def __str__(self) -> str:

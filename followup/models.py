@@ -208,6 +208,8 @@ class AssessorExclusion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("assessor exclusion")
+        verbose_name_plural = _("assessor exclusions")
         constraints = [
             models.UniqueConstraint(
                 fields=["participant", "assessor"], name="assessor_exclusion_once"
@@ -396,6 +398,8 @@ class DigestSent(models.Model):
     items = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("daily digest sent")
+        verbose_name_plural = _("daily digests sent")
         constraints = [
             models.UniqueConstraint(fields=["user", "day"], name="digest_once_per_day"),
         ]

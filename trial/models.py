@@ -140,6 +140,8 @@ class SequenceCounter(models.Model):
     last_number = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("id counter")
+        verbose_name_plural = _("id counters")
         constraints = [
             models.UniqueConstraint(fields=["site", "kind"], name="sequence_counter_unique"),
         ]
@@ -480,6 +482,10 @@ class AuditChainHead(models.Model):
 
     last_hash = models.CharField(max_length=64, blank=True)
     last_event = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("audit chain head")
+        verbose_name_plural = _("audit chain heads")
 
     def __str__(self) -> str:
         return self.last_hash

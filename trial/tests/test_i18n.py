@@ -117,3 +117,21 @@ def test_emails_in_each_recipients_language(make_participant, nurse, investigato
     assert by_recipient["pi2@example.org"].startswith("PHQ-9 item 9 safety alert")
     assert by_recipient["pi@example.org"] != by_recipient["pi2@example.org"]
     assert "PHQ-9" in by_recipient["pi@example.org"]
+
+
+def test_every_record_type_has_a_translated_name():
+    # Audit lines and the admin name records by their model's verbose name; one left to
+    # Django's default is English made from the class name on every Chinese page.
+    from django.apps import apps
+
+    ours = ("trial", "followup", "questionnaires", "randomization", "analysis")
+    unnamed = [
+        model._meta.label
+        for model in apps.get_models()
+        if model._meta.app_label in ours
+        and not model.__name__.startswith("Historical")
+        and "verbose_name" not in model._meta.original_attrs
+    ]
+    assert unnamed == []
+    with translation.override("zh-hans"):
+        assert str(apps.get_model("analysis.AnalysisRun")._meta.verbose_name) == "分析运行"

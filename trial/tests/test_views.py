@@ -157,6 +157,26 @@ def test_list_query_count_does_not_grow(client, site, nurse, consent_form, page)
     assert len(large) == 2 * len(small), [q["sql"] for q in large.captured_queries]
 
 
+def test_participant_history_names_records_and_fields_in_the_readers_language(
+    client, nurse, enrolled
+):
+    services.baseline_save(
+        participant=enrolled,
+        data=baseline_data(weight_kg=Decimal("61")),
+        by=nurse,
+        reason="re-weighed",
+    )
+    client.force_login(nurse)
+    url = reverse("participant_detail", args=[enrolled.study_id])
+    page = client.get(url).content.decode()
+    assert "Changed baseline: body-mass index, weight (kg)</td><td>re-weighed" in page
+    nurse.profile.language = "zh-hans"
+    nurse.profile.save()
+    page = client.get(url).content.decode()
+    assert "基线: 体重指数, 体重（kg）</td><td>re-weighed" in page
+    assert "trial.Baseline" not in page
+
+
 def test_participant_page_query_count_is_fixed(client, site, nurse, enrolled):
     client.force_login(nurse)
     url = reverse("participant_detail", args=[enrolled.study_id])

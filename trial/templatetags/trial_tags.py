@@ -1,0 +1,35 @@
+"""Template helpers for the trial's own pages."""
+
+from django import template
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
+
+register = template.Library()
+
+
+def _model(label: str):
+    try:
+        return apps.get_model(label)
+    except (LookupError, ValueError):
+        return None  # an event that is not a row change (e.g. analysis.TrialDataImport)
+
+
+@register.filter
+def record_name(label: str) -> str:
+    """An audit line's record type in the reader's language ("trial.Participant" → its
+    verbose name), the stored label where it names no model."""
+    model = _model(label)
+    return str(model._meta.verbose_name) if model is not None else label
+
+
+@register.filter
+def field_names(changes: dict, label: str) -> str:
+    """The changed fields of an audit line, by their names in the reader's language."""
+    model = _model(label)
+    names = []
+    for name in changes or {}:
+        try:
+            names.append(str(model._meta.get_field(name).verbose_name) if model else name)
+        except FieldDoesNotExist:
+            names.append(name)
+    return ", ".join(names)
