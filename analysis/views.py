@@ -13,7 +13,6 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from questionnaires.models import VisitCode
@@ -21,19 +20,8 @@ from trial.audit import audit_event
 
 from . import services
 from .figures import OUTCOME_LABELS
+from .labels import OUTCOME_TITLES
 from .models import AnalysisRun, ReportFile, Status
-
-# The outcomes' headings on the page, in the reader's language (the figures are drawn
-# once per run with figures.OUTCOME_LABELS).
-OUTCOME_TITLES = {
-    "sf_mpq_total": gettext_lazy("SF-MPQ total"),
-    "sf_mpq_pri_total": gettext_lazy("SF-MPQ PRI total"),
-    "vas_mm": gettext_lazy("VAS (mm)"),
-    "ppi": "PPI",
-    "gad7_total": "GAD-7",
-    "phq9_total": "PHQ-9",
-    "psqi_global": gettext_lazy("PSQI global score"),
-}
 
 
 def _population(request) -> str:

@@ -56,6 +56,9 @@ def tour(page, base: str, env, language: str) -> None:
     shots = []
 
     def shot(name: str) -> None:
+        if "/accounts/login/" in page.url:
+            # A lost session would otherwise be saved as a picture of the log-in page.
+            raise RuntimeError(f"{name}: the tour was sent to the log-in page ({page.url})")
         path = folder / f"{len(shots) + 1:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
         shots.append(path)
@@ -70,7 +73,8 @@ def tour(page, base: str, env, language: str) -> None:
         if "/accounts/2fa/" in page.url:
             shot(f"{username}-two-factor")
             page.fill("#token", manage(env, "totp_code", username))
-            page.click("button[type=submit]")
+            # The form's own button: the first submit button on the page is log-out's.
+            page.click("form:has(#token) button[type=submit]")
         page.wait_for_load_state()
 
     login("nurse")

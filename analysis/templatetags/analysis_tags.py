@@ -136,3 +136,11 @@ def method_note(note):
         else:
             shown.append(clause)
     return pgettext("between the clauses of a method note", "; ").join(shown)
+
+
+@register.filter
+def label_of(key, kind):
+    """A statistics key as the DSMB reads it: ``{{ variable|label_of:"variable" }}``."""
+    from analysis.labels import label
+
+    return label(kind, key)

@@ -162,6 +162,27 @@ def test_dashboard_shows_numbers_and_is_audited(client, demo):
     assert AuditEvent.objects.filter(summary="DSMB dashboard opened", user=demo["dsmb"]).exists()
 
 
+def test_dashboard_names_variables_categories_tests_and_criteria(client, demo):
+    # The stored report keeps keys (surgical_site, left, mann_whitney, excl_age); the DSMB
+    # reads names, in their language.
+    import re
+
+    client.force_login(demo["dsmb"])
+    body = client.get(reverse("dsmb_dashboard")).content.decode()
+    table = re.search(r'data-testid="baseline-table".*?</table>', body, re.S).group(0)
+    assert '<th scope="row">Surgical site</th>' in table
+    assert re.search(r"<td>Left \d+, Right \d+, Bilateral \d+</td>", table)
+    assert "Fisher&#x27;s exact test" in table or "Fisher's exact test" in table
+    for key in ("surgical_site", "mann_whitney", "student_t", ">left ", "two_drug"):
+        assert key not in table, key
+    consort = re.search(r'data-testid="consort".*?</ul>', body, re.S).group(0)
+    assert "excl_" not in consort and "Age below 18 or over 70 years" in consort
+    demo["dsmb"].profile.language = "zh-hans"
+    demo["dsmb"].profile.save()
+    body = client.get(reverse("dsmb_dashboard")).content.decode()
+    assert '<th scope="row">手术部位</th>' in body and "Fisher 精确检验" in body
+
+
 def test_dashboard_query_count_is_small_and_fixed(client, demo, django_assert_max_num_queries):
     client.force_login(demo["statistician"])
     client.get(reverse("dsmb_dashboard"))
