@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from trial import record_text
 from trial.audit import audit_event
 from trial.models import Participant, ParticipantStatus
 from trial.services import participant_status_set
@@ -166,7 +167,7 @@ def visits_schedule(*, participant: Participant, procedure_date: date, by) -> li
         _plan(visit, definition, procedure_date)
         visit.status = _state_today(visit, today)
         visit._history_user = by
-        visit._change_reason = f"Scheduled from procedure date {procedure_date.isoformat()}"
+        visit._change_reason = record_text.SCHEDULED_FROM % {"date": procedure_date.isoformat()}
         visit.save()
         result.append(visit)
     return result
@@ -187,7 +188,7 @@ def visits_refresh(*, today: date | None = None) -> int:
             if new == VisitStatus.OVERDUE:
                 tz = timezone.get_current_timezone()
                 if windows.suggest_missed(_failed_attempts(visit), _window(visit), tz=tz):
-                    new, reason = VisitStatus.MISSED, "Three failed contact attempts in the window"
+                    new, reason = VisitStatus.MISSED, record_text.THREE_FAILED_ATTEMPTS
                 elif (today - visit.window_closes).days > grace:
                     new, reason = (
                         VisitStatus.MISSED,
@@ -376,7 +377,7 @@ def interview_record(
                 locked,
                 VisitStatus.DONE_OUT_OF_WINDOW if out_of_window else VisitStatus.DONE,
                 by=by,
-                reason="Telephone interview completed",
+                reason=record_text.INTERVIEW_COMPLETED,
             )
             locked.save()
     return interview
@@ -490,7 +491,7 @@ def adverse_event_review(*, event: AdverseEvent, note: str, by) -> AdverseEvent:
         locked.reviewed_by, locked.reviewed_at = by, timezone.now()
         locked.review_note = note.strip()
         locked._history_user = by
-        locked._change_reason = "Investigator review"
+        locked._change_reason = record_text.INVESTIGATOR_REVIEW
         locked.save(update_fields=["reviewed_by", "reviewed_at", "review_note"])
     return locked
 
@@ -562,17 +563,22 @@ def status_change(
             participant=locked,
             status=_STATUS_FOR_KIND[StatusEvent.Kind(kind)],
             status_date=effective_date,
-            reason=reason.strip() or str(StatusEvent.Kind(kind).label),
+            reason=reason.strip() or record_text.english(StatusEvent.Kind(kind).label),
             by=by,
         )
-        label = f"{StatusEvent.Kind(kind).label} on {effective_date.isoformat()}"
+        label = record_text.STATUS_ON % {
+            "status": record_text.english(StatusEvent.Kind(kind).label),
+            "date": effective_date.isoformat(),
+        }
         for visit in Visit.objects.select_for_update().filter(
             participant=locked, status__in=OPEN_STATUSES
         ):
             # At completion an earlier visit left open was simply not done: missed.
             # After withdrawal, loss or exclusion the remaining visits do not apply.
             if kind == StatusEvent.Kind.COMPLETED:
-                visit.missed_reason = f"Not done before completion ({effective_date.isoformat()})"
+                visit.missed_reason = record_text.NOT_DONE_BEFORE_COMPLETION % {
+                    "date": effective_date.isoformat()
+                }
                 _set_status(visit, VisitStatus.MISSED, by=by, reason=label)
             else:
                 _set_status(visit, VisitStatus.NOT_APPLICABLE, by=by, reason=label)

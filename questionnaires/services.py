@@ -17,6 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from trial import record_text
+
 from . import scoring
 from .definitions import instrument as get_instrument
 from .models import Response, SafetyAlert
@@ -220,6 +222,6 @@ def alert_acknowledge(*, alert: SafetyAlert, note: str, by) -> SafetyAlert:
         locked.acknowledged_by = by
         locked.acknowledgement_note = note.strip()
         locked._history_user = by
-        locked._change_reason = "Acknowledged"
+        locked._change_reason = record_text.ACKNOWLEDGED
         locked.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])
     return locked

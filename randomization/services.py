@@ -19,6 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from trial import record_text
 from trial.audit import audit_event
 from trial.models import Participant, ParticipantStatus
 
@@ -291,7 +292,7 @@ def list_delete(*, rlist: RandomizationList, by) -> None:
             raise ValidationError(LIST_IN_USE)
         locked.status = RandomizationList.Status.RETIRED
         locked._history_user = by
-        locked._change_reason = "Retired before activation"
+        locked._change_reason = record_text.RETIRED_BEFORE_ACTIVATION
         locked.save(update_fields=["status"])
 
 

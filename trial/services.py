@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
+from . import record_text
 from .audit import audit_event
 from .eligibility import ANSWERED_CRITERIA, assess_eligibility
 from .models import (
@@ -214,7 +215,7 @@ def participant_consent(
         participant.save()
         locked.consent_status = Screening.ConsentStatus.CONSENTED
         locked._history_user = by
-        locked._change_reason = f"Consented as {participant.study_id}"
+        locked._change_reason = record_text.CONSENTED_AS % {"study_id": participant.study_id}
         locked.save(update_fields=["consent_status"])
     screening.refresh_from_db()
     return participant

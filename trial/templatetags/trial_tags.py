@@ -33,3 +33,12 @@ def field_names(changes: dict, label: str) -> str:
         except FieldDoesNotExist:
             names.append(name)
     return ", ".join(names)
+
+
+@register.filter
+def record_text(text: str) -> str:
+    """A reason or note the system wrote (stored in English) in the reader's language;
+    what a person typed, unchanged."""
+    from trial.record_text import shown
+
+    return shown(text)

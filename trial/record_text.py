@@ -1,0 +1,86 @@
+"""Texts the system itself writes into records: audit reasons, status reasons, why a
+visit was missed.
+
+They are stored in English, whoever's request wrote them, so a record has one
+language; pages show them in the reader's language with :func:`shown`. What users
+typed is shown as typed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.utils import translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext, gettext_noop
+
+INTERVIEW_COMPLETED = gettext_noop("Telephone interview completed")
+INVESTIGATOR_REVIEW = gettext_noop("Investigator review")
+ACKNOWLEDGED = gettext_noop("Acknowledged")
+RETIRED_BEFORE_ACTIVATION = gettext_noop("Retired before activation")
+THREE_FAILED_ATTEMPTS = gettext_noop("Three failed contact attempts in the window")
+CONSENTED_AS = gettext_noop("Consented as %(study_id)s")
+SCHEDULED_FROM = gettext_noop("Scheduled from procedure date %(date)s")
+STATUS_ON = gettext_noop("%(status)s on %(date)s")
+NOT_DONE_BEFORE_COMPLETION = gettext_noop("Not done before completion (%(date)s)")
+
+_FIXED = (
+    INTERVIEW_COMPLETED,
+    INVESTIGATOR_REVIEW,
+    ACKNOWLEDGED,
+    RETIRED_BEFORE_ACTIVATION,
+    THREE_FAILED_ATTEMPTS,
+)
+_TEMPLATES = (CONSENTED_AS, SCHEDULED_FROM, STATUS_ON, NOT_DONE_BEFORE_COMPLETION)
+_DATE = r"\d{4}-\d{2}-\d{2}"
+
+
+def english(label) -> str:
+    """A (lazy) choice label as stored: in English."""
+    with translation.override("en"):
+        return str(label)
+
+
+def _status_labels() -> set[str]:
+    from followup.models import StatusEvent
+
+    return {english(label) for label in StatusEvent.Kind.labels}
+
+
+def _pattern(template: str) -> re.Pattern:
+    parts = re.split(r"%\((\w+)\)s", template)
+    regex = ""
+    for index, part in enumerate(parts):
+        if index % 2 == 0:
+            regex += re.escape(part)
+        else:
+            regex += f"(?P<{part}>{_DATE if part == 'date' else '.+?'})"
+    return re.compile(regex)
+
+
+_PATTERNS = [(_pattern(template), template) for template in _TEMPLATES]
+
+
+def shown(text: str) -> str:
+    """``text`` in the active language if the system wrote it, else unchanged."""
+    if not text:
+        return text
+    if text in _FIXED or text in _status_labels():
+        return gettext(text)
+    for pattern, template in _PATTERNS:
+        match = pattern.fullmatch(text)
+        if match:
+            values = {
+                name: date_format(_iso(value), "SHORT_DATE_FORMAT") if name == "date" else value
+                for name, value in match.groupdict().items()
+            }
+            if "status" in values:
+                values["status"] = shown(values["status"])
+            return gettext(template) % values
+    return text
+
+
+def _iso(value: str):
+    from datetime import date
+
+    return date.fromisoformat(value)
