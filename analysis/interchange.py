@@ -100,6 +100,7 @@ from questionnaires.definitions import Instrument, Item, instruments
 from questionnaires.models import Mode, Response, SafetyAlert, VisitCode
 from questionnaires.scoring import ScoringError
 from randomization.models import Allocation, Slot
+from trial import record_text
 from trial.audit import audit_event, bulk_create_audited
 from trial.eligibility import ANSWERED_CRITERIA, EXCLUSION_CRITERIA
 from trial.models import (
@@ -130,7 +131,7 @@ ARMS = ("MLT", "PLACEBO")
 VISIT_ORDER: tuple[str, ...] = tuple(VisitCode.values)  # baseline, m1, m3, m6
 FOLLOW_UP_VISITS = ("m1", "m3", "m6")
 DONE_STATUSES = (VisitStatus.DONE, VisitStatus.DONE_OUT_OF_WINDOW)
-IMPORT_REASON = "Imported by import_trial_data"
+IMPORT_REASON = record_text.IMPORTED
 IMPORTED_CONSENT_FORM = "imported"
 OUT_OF_WINDOW_REASON = "imported"
 DECLINE_REASON = "Not consented (imported: the interchange file gives no reason)"

@@ -19,6 +19,7 @@ INVESTIGATOR_REVIEW = gettext_noop("Investigator review")
 ACKNOWLEDGED = gettext_noop("Acknowledged")
 RETIRED_BEFORE_ACTIVATION = gettext_noop("Retired before activation")
 THREE_FAILED_ATTEMPTS = gettext_noop("Three failed contact attempts in the window")
+IMPORTED = gettext_noop("Imported by import_trial_data")
 CONSENTED_AS = gettext_noop("Consented as %(study_id)s")
 SCHEDULED_FROM = gettext_noop("Scheduled from procedure date %(date)s")
 STATUS_ON = gettext_noop("%(status)s on %(date)s")
@@ -30,6 +31,7 @@ _FIXED = (
     ACKNOWLEDGED,
     RETIRED_BEFORE_ACTIVATION,
     THREE_FAILED_ATTEMPTS,
+    IMPORTED,
 )
 _TEMPLATES = (CONSENTED_AS, SCHEDULED_FROM, STATUS_ON, NOT_DONE_BEFORE_COMPLETION)
 _DATE = r"\d{4}-\d{2}-\d{2}"

@@ -17,6 +17,7 @@ ZH = [
     ("Withdrawal on 2026-01-31", "退出（2026年1月31日）"),
     ("Not done before completion (2026-10-11)", "完成研究前未进行（2026年10月11日）"),
     ("Completed (6 months)", "完成（6 个月）"),
+    ("Imported by import_trial_data", "由 import_trial_data 导入"),
 ]
 
 
