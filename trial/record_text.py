@@ -9,6 +9,7 @@ typed is shown as typed.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from django.utils import translation
 from django.utils.formats import date_format
@@ -43,12 +44,14 @@ def english(label) -> str:
         return str(label)
 
 
-def _status_labels() -> set[str]:
+@cache
+def _status_labels() -> frozenset[str]:
     from followup.models import StatusEvent
 
-    return {english(label) for label in StatusEvent.Kind.labels}
+    return frozenset(english(label) for label in StatusEvent.Kind.labels)
 
 
+@cache
 def _pattern(template: str) -> re.Pattern:
     parts = re.split(r"%\((\w+)\)s", template)
     regex = ""
@@ -60,7 +63,14 @@ def _pattern(template: str) -> re.Pattern:
     return re.compile(regex)
 
 
-_PATTERNS = [(_pattern(template), template) for template in _TEMPLATES]
+def match_template(text: str, templates) -> tuple[str, dict[str, str]] | None:
+    """The English template (``%(name)s`` placeholders) that wrote ``text``, with the
+    values it was filled with; None when none did. A ``date`` value is an ISO date."""
+    for template in templates:
+        match = _pattern(template).fullmatch(text)
+        if match:
+            return template, match.groupdict()
+    return None
 
 
 def shown(text: str) -> str:
@@ -69,17 +79,17 @@ def shown(text: str) -> str:
         return text
     if text in _FIXED or text in _status_labels():
         return gettext(text)
-    for pattern, template in _PATTERNS:
-        match = pattern.fullmatch(text)
-        if match:
-            values = {
-                name: date_format(_iso(value), "SHORT_DATE_FORMAT") if name == "date" else value
-                for name, value in match.groupdict().items()
-            }
-            if "status" in values:
-                values["status"] = shown(values["status"])
-            return gettext(template) % values
-    return text
+    found = match_template(text, _TEMPLATES)
+    if found is None:
+        return text
+    template, values = found
+    values = {
+        name: date_format(_iso(value), "SHORT_DATE_FORMAT") if name == "date" else value
+        for name, value in values.items()
+    }
+    if "status" in values:
+        values["status"] = shown(values["status"])
+    return gettext(template) % values
 
 
 def _iso(value: str):

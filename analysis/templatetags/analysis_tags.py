@@ -1,7 +1,6 @@
 """Number formatting, lookups and the method notes for the report templates."""
 
 import datetime
-import re
 
 from django import template
 from django.utils.safestring import mark_safe
@@ -101,14 +100,6 @@ METHOD_CLAUSES = [
 ]
 
 
-def _clause_pattern(clause: str) -> re.Pattern:
-    pattern = re.sub(r"%\\\((\w+)\\\)s", r"(?P<\1>.+?)", re.escape(clause))
-    return re.compile(pattern)
-
-
-_METHOD_PATTERNS = [(clause, _clause_pattern(clause)) for clause in METHOD_CLAUSES]
-
-
 def _clauses(note: str) -> list[str]:
     """``note`` split at the "; " that are outside parentheses."""
     clauses, depth, start = [], 0, 0
@@ -125,16 +116,16 @@ def method_note(note):
     """An analysis's stored method note in the active language, clause by clause."""
     if not note:
         return note
+    from trial.record_text import match_template
+
     shown = []
     for clause in _clauses(str(note)):
-        for msgid, pattern in _METHOD_PATTERNS:
-            match = pattern.fullmatch(clause)
-            if match:
-                text = gettext(msgid)
-                shown.append(text % match.groupdict() if match.groupdict() else text)
-                break
-        else:
+        found = match_template(clause, METHOD_CLAUSES)
+        if found is None:
             shown.append(clause)
+            continue
+        msgid, values = found
+        shown.append(gettext(msgid) % values if values else gettext(msgid))
     return pgettext("between the clauses of a method note", "; ").join(shown)
 
 
