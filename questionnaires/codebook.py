@@ -13,7 +13,7 @@ from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .definitions import instruments
+from .definitions import instruments, score_label
 
 COLUMNS = ("item_key", "label", "type", "allowed_values", "instrument", "scoring_version")
 
@@ -52,7 +52,7 @@ def codebook_rows(language: str = "en") -> list[dict[str, str]]:
                     {
                         "item_key": f"{key}_{score}",
                         "label": gettext("%(instrument)s: %(score)s (computed)")
-                        % {"instrument": instrument.name, "score": score},
+                        % {"instrument": instrument.name, "score": score_label(score)},
                         "type": kind,
                         "allowed_values": str(allowed),
                         "instrument": key,

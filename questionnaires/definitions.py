@@ -466,3 +466,50 @@ def instrument(key: str) -> Instrument:
 def all_item_keys() -> list[str]:
     """Every item key of every instrument, in instruments.md order (the export columns)."""
     return [key for inst in instruments().values() for key in inst.item_keys]
+
+
+# What people read for the computed scores' keys (stored and exported as keys).
+SCORE_LABELS = {
+    "pri_sensory": _("PRI sensory"),
+    "pri_affective": _("PRI affective"),
+    "pri_total": _("PRI total"),
+    "vas_mm": _("VAS (mm)"),
+    "ppi": "PPI",
+    "total": _("Total score"),
+    "persistent_pain": _("Persistent pain (VAS ≥ 30 mm)"),
+    "severity": _("Severity"),
+    "prorated": _("Prorated (one item missing)"),
+    "item9_alert": _("Item 9 alert"),
+    "c1": _("C1 subjective sleep quality"),
+    "c2": _("C2 sleep latency"),
+    "c3": _("C3 sleep duration"),
+    "c4": _("C4 habitual sleep efficiency"),
+    "c5": _("C5 sleep disturbances"),
+    "c6": _("C6 use of sleeping medication"),
+    "c7": _("C7 daytime dysfunction"),
+    "global": _("Global score"),
+    "sleep_efficiency": _("Sleep efficiency (%)"),
+    "poor_sleeper": _("Poor sleeper (global score > 5)"),
+    "version": _("TICS version"),
+}
+
+# The severity bands of GAD-7 and PHQ-9 (scoring.GAD7_SEVERITY_BANDS, PHQ9_SEVERITY_BANDS).
+SEVERITY_LABELS = {
+    "none_minimal": _("None to minimal"),
+    "minimal": _("Minimal"),
+    "mild": _("Mild"),
+    "moderate": _("Moderate"),
+    "moderately_severe": _("Moderately severe"),
+    "severe": _("Severe"),
+}
+
+
+def score_label(key: str) -> str:
+    return str(SCORE_LABELS.get(key, key))
+
+
+def score_value_label(key: str, value: Any) -> Any:
+    """A score's value as people read it: severity bands by name, anything else as is."""
+    if key == "severity" and value in SEVERITY_LABELS:
+        return str(SEVERITY_LABELS[value])
+    return value

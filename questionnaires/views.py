@@ -18,7 +18,7 @@ from trial.forms import apply_errors
 
 from . import selectors, services
 from .codebook import codebook_csv
-from .definitions import instruments
+from .definitions import instruments, score_label, score_value_label
 from .forms import AcknowledgeAlertForm, ResponseForm
 from .models import Mode, VisitCode
 
@@ -68,7 +68,10 @@ def response_detail(request: HttpRequest, study_id: str, visit: str, instrument:
             "response": response,
             "instrument": definition,
             "rows": rows,
-            "scores": [(key, response.scores.get(key)) for key in definition.score_keys],
+            "scores": [
+                (key, score_label(key), score_value_label(key, response.scores.get(key)))
+                for key in definition.score_keys
+            ],
         },
     )
 

@@ -350,8 +350,14 @@ class TestViews:
         response = client.post(url, form_data("phq9", phq9_1="3", phq9_2="2"))
         assert response.status_code == 302
         detail = client.get(response["Location"]).content.decode()
-        assert 'data-score="total">5<' in detail
-        assert 'data-score="severity">mild<' in detail
+        assert '<th scope="row">Total score</th><td data-score="total">5<' in detail
+        assert '<th scope="row">Severity</th><td data-score="severity">Mild<' in detail
+        nurse.profile.language = "zh-hans"
+        nurse.profile.save()
+        detail = client.get(response["Location"]).content.decode()
+        assert '<th scope="row">总分</th><td data-score="total">5<' in detail
+        assert '<td data-score="severity">轻度<' in detail
+        assert '<th scope="row">第 9 项警报</th>' in detail
 
     def test_licensed_items_show_short_labels_without_a_pack(self, client, nurse, make_participant):
         participant = make_participant()
