@@ -1,7 +1,10 @@
 """Figures of the DSMB report, drawn on the server as SVG (matplotlib), readable in print.
 
 Each function takes the report dict (``analysis.report.build_report``) and
-returns SVG text; nothing here reads the database.
+returns SVG text in the active language; nothing here reads the database. The
+task draws every figure once per interface language (:func:`figures_by_language`).
+Text is drawn as paths, so a browser or PDF needs no font; the server needs one
+with Chinese glyphs (``check --deploy`` warns without one).
 """
 
 from __future__ import annotations
@@ -9,26 +12,53 @@ from __future__ import annotations
 import io
 
 import matplotlib
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from questionnaires.models import VisitCode
+
+from .labels import OUTCOME_TITLES
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
+
+
+def _use_chinese_fonts() -> None:
+    """Latin text in DejaVu Sans, Chinese from the fonts fontconfig lists (glyph fallback).
+
+    The fonts are added by file: matplotlib's font cache may predate their install.
+    """
+    from matplotlib import font_manager
+
+    from trial.checks import chinese_font_files
+
+    families = []
+    for path in chinese_font_files():
+        try:
+            font_manager.fontManager.addfont(path)
+            families.append(font_manager.FontProperties(fname=path).get_name())
+        except (OSError, RuntimeError, ValueError):
+            continue  # a file matplotlib cannot read: the others still serve
+    # A list of families (not the generic "sans-serif") is what matplotlib falls back along.
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", *dict.fromkeys(families)]
+    matplotlib.rcParams["svg.fonttype"] = "path"  # text as outlines: no font needed to view
+
+
+_use_chinese_fonts()
 
 ARM_STYLES = [
     {"color": "#1f4e79", "marker": "o", "hatch": ""},
     {"color": "#c55a11", "marker": "s", "hatch": "//"},
     {"color": "#555555", "marker": "^", "hatch": ".."},
 ]
-VISIT_LABELS = {"baseline": "Baseline", "m1": "1 month", "m3": "3 months", "m6": "6 months"}
-OUTCOME_LABELS = {
-    "sf_mpq_total": "SF-MPQ total",
-    "sf_mpq_pri_total": "SF-MPQ PRI total",
-    "vas_mm": "VAS (mm)",
-    "ppi": "PPI",
-    "gad7_total": "GAD-7",
-    "phq9_total": "PHQ-9",
-    "psqi_global": "PSQI global",
-}
+# The outcomes drawn, in the dashboard's order.
+OUTCOMES = tuple(OUTCOME_TITLES)
+
+
+def _visit(code: str) -> str:
+    return str(VisitCode(code).label)
 
 
 def _svg(figure) -> str:
@@ -72,9 +102,9 @@ def incidence_figure(report: dict) -> str:
             )
     axis.set_xticks(
         [v + width * (len(arms) - 1) / 2 for v in range(len(visits))],
-        [VISIT_LABELS[v] for v in visits],
+        [_visit(v) for v in visits],
     )
-    axis.set_ylabel("Persistent pain (%)")
+    axis.set_ylabel(_("Persistent pain (%)"))
     axis.set_ylim(0, 100)
     axis.legend(frameon=False)
     axis.spines[["top", "right"]].set_visible(False)
@@ -107,8 +137,9 @@ def outcome_figure(report: dict, outcome: str) -> str:
             capsize=3,
             linewidth=1.5,
         )
-    axis.set_xticks(range(len(order)), [VISIT_LABELS[v] for v in order])
-    axis.set_ylabel(OUTCOME_LABELS.get(outcome, outcome) + " (mean ± SEM)")
+    axis.set_xticks(range(len(order)), [_visit(v) for v in order])
+    title = str(OUTCOME_TITLES.get(outcome, outcome))
+    axis.set_ylabel(_("%(outcome)s (mean ± SEM)") % {"outcome": title})
     axis.legend(frameon=False)
     axis.spines[["top", "right"]].set_visible(False)
     return _svg(figure)
@@ -119,12 +150,15 @@ def enrolment_figure(report: dict) -> str:
     figure, axis = plt.subplots(figsize=(5.5, 3))
     months = [row["month"] for row in conduct["enrolment"]]
     counts = [row["randomized"] for row in conduct["enrolment"]]
-    axis.step(range(len(months)), counts, where="post", color="#1f4e79", label="Randomized")
+    axis.step(range(len(months)), counts, where="post", color="#1f4e79", label=_("Randomized"))
     axis.axhline(
-        conduct["target"], color="#c55a11", linestyle="--", label=f"Target ({conduct['target']})"
+        conduct["target"],
+        color="#c55a11",
+        linestyle="--",
+        label=_("Target (%(n)s)") % {"n": conduct["target"]},
     )
     axis.set_xticks(range(len(months)), months, rotation=45, ha="right", fontsize=7)
-    axis.set_ylabel("Participants (cumulative)")
+    axis.set_ylabel(_("Participants (cumulative)"))
     axis.legend(frameon=False)
     axis.spines[["top", "right"]].set_visible(False)
     return _svg(figure)
@@ -138,3 +172,12 @@ def all_figures(report: dict) -> dict[str, str]:
     for outcome in report.get("outcomes", {}):
         figures[outcome] = outcome_figure(report, outcome)
     return figures
+
+
+def figures_by_language(report: dict) -> dict[str, dict[str, str]]:
+    """Every figure drawn in each interface language: ``{language: {key: svg}}``."""
+    drawn = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            drawn[code] = all_figures(report)
+    return drawn

@@ -33,8 +33,7 @@ CATEGORY_LABELS = {
     "three_drug": _("Three-drug regimen"),
 }
 
-# The outcomes' headings on the page, in the reader's language (the figures are drawn
-# once per run with figures.OUTCOME_LABELS).
+# The outcomes' headings, on the pages and in the figures, in the reader's language.
 OUTCOME_TITLES = {
     "sf_mpq_total": _("SF-MPQ total"),
     "sf_mpq_pri_total": _("SF-MPQ PRI total"),

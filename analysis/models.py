@@ -51,6 +51,14 @@ class AnalysisRun(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.population} {self.requested_at:%Y-%m-%d %H:%M}"
 
+    def figures_for(self, language: str) -> dict[str, str]:
+        """The figures drawn in ``language`` (English if not drawn in it). Runs from
+        before figures were drawn per language hold one set: that one."""
+        figures = self.figures or {}
+        if not any(isinstance(value, dict) for value in figures.values()):
+            return figures
+        return figures.get(language) or figures.get("en") or {}
+
 
 class ReportFile(models.Model):
     """A generated PDF report, kept for download for a limited time."""

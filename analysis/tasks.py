@@ -29,7 +29,7 @@ def _progress(model, pk):
 def compute_analysis(run_id: int) -> str:
     from randomization import unblinded
 
-    from .figures import all_figures
+    from .figures import figures_by_language
     from .report import build_report
 
     run = AnalysisRun.objects.select_related("requested_by").get(pk=run_id)
@@ -48,7 +48,7 @@ def compute_analysis(run_id: int) -> str:
             target=settings.ENROLMENT_TARGET,
             progress=_progress(AnalysisRun, run_id),
         )
-        figures = all_figures(result)
+        figures = figures_by_language(result)
     except Exception:  # noqa: BLE001 - the failure is shown on the page, not lost
         AnalysisRun.objects.filter(pk=run_id).update(
             status=Status.FAILED, error=traceback.format_exc()[-4000:], finished_at=timezone.now()
@@ -82,7 +82,7 @@ def generate_report(report_id: int) -> str:
                 {
                     "run": run,
                     "report": run.result,
-                    "figures": run.figures,
+                    "figures": run.figures_for(report.language),
                     "closed": run.kind == AnalysisRun.Kind.CLOSED,
                     "generated": timezone.now(),
                 },

@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -19,7 +19,7 @@ from questionnaires.models import VisitCode
 from trial.audit import audit_event
 
 from . import services
-from .figures import OUTCOME_LABELS
+from .figures import OUTCOMES
 from .labels import OUTCOME_TITLES
 from .models import AnalysisRun, ReportFile, Status
 
@@ -41,14 +41,15 @@ def _page(request, kind: str, template: str):
     )
     reports = ReportFile.objects.filter(run=run).order_by("-requested_at")[:5] if run else []
     result = run.result if run else {}
+    figures = run.figures_for(translation.get_language()) if run else {}
     outcomes = [
         (
             key,
             OUTCOME_TITLES.get(key, key),
             result.get("outcomes", {}).get(key),
-            (run.figures or {}).get(key) if run else None,
+            figures.get(key),
         )
-        for key in OUTCOME_LABELS
+        for key in OUTCOMES
     ]
     return render(
         request,
@@ -57,7 +58,7 @@ def _page(request, kind: str, template: str):
             "run": run,
             "pending": pending,
             "report": result,
-            "figures": run.figures if run else {},
+            "figures": figures,
             "population": population,
             "outcomes": outcomes,
             "visit_labels": dict(VisitCode.choices),

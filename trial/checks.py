@@ -17,6 +17,17 @@ def chinese_font_available() -> bool | None:
     return bool(found.stdout.strip())
 
 
+def chinese_font_files() -> list[str]:
+    """The files of the fonts with Chinese glyphs fontconfig knows (none without it)."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return []
+    found = subprocess.run(  # noqa: S603 - fixed arguments
+        [fc_list, ":lang=zh:style=Regular", "file"], capture_output=True, text=True, check=False
+    )
+    return sorted({line.strip().rstrip(":") for line in found.stdout.splitlines() if line.strip()})
+
+
 @register(deploy=True)
 def check_chinese_font(app_configs, **kwargs):
     """The Chinese DSMB report (WeasyPrint) needs a CJK font on the server."""

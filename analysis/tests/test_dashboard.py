@@ -183,6 +183,26 @@ def test_dashboard_names_variables_categories_tests_and_criteria(client, demo):
     assert '<th scope="row">手术部位</th>' in body and "Fisher 精确检验" in body
 
 
+def test_figures_are_drawn_in_each_language_and_served_in_the_readers(client, demo):
+    closed = AnalysisRun.objects.get(kind="closed", status="done")
+    assert set(closed.figures) == {"en", "zh-hans"}
+    assert set(closed.figures["en"]) == set(closed.figures["zh-hans"]) >= {"enrolment", "incidence"}
+    # Text is drawn as outlines: the Chinese labels make different paths.
+    assert closed.figures["en"]["enrolment"] != closed.figures["zh-hans"]["enrolment"]
+    client.force_login(demo["dsmb"])
+    body = client.get(reverse("dsmb_dashboard")).content.decode()
+    assert closed.figures["en"]["enrolment"] in body
+    demo["dsmb"].profile.language = "zh-hans"
+    demo["dsmb"].profile.save()
+    body = client.get(reverse("dsmb_dashboard")).content.decode()
+    assert closed.figures["zh-hans"]["enrolment"] in body
+    assert closed.figures["en"]["enrolment"] not in body
+    # A run stored before figures were drawn per language still shows its one set.
+    old = AnalysisRun(figures={"enrolment": "<svg>old</svg>"})
+    assert old.figures_for("zh-hans") == {"enrolment": "<svg>old</svg>"}
+    assert AnalysisRun(figures={}).figures_for("en") == {}
+
+
 def test_dashboard_query_count_is_small_and_fixed(client, demo, django_assert_max_num_queries):
     client.force_login(demo["statistician"])
     client.get(reverse("dsmb_dashboard"))
@@ -217,7 +237,12 @@ def test_pdf_reports_with_data_cut_and_hash(client, demo, django_capture_on_comm
     assert response.content.startswith(b"%PDF")
     html = render_to_string(
         "analysis/pdf_report.html",
-        {"run": closed, "report": closed.result, "figures": closed.figures, "closed": True},
+        {
+            "run": closed,
+            "report": closed.result,
+            "figures": closed.figures_for("en"),
+            "closed": True,
+        },
     )
     assert closed.data_sha256 in html
     # The data cut in the reader's language: "25 Nov 2026" in English, 2026年11月25日 in Chinese.
@@ -226,7 +251,12 @@ def test_pdf_reports_with_data_cut_and_hash(client, demo, django_capture_on_comm
     with translation.override("zh-hans"):
         html_zh = render_to_string(
             "analysis/pdf_report.html",
-            {"run": closed, "report": closed.result, "figures": closed.figures, "closed": True},
+            {
+                "run": closed,
+                "report": closed.result,
+                "figures": closed.figures_for("zh-hans"),
+                "closed": True,
+            },
         )
     assert f"{cut.year}年{cut.month}月{cut.day}日" in html_zh
 
