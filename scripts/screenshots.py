@@ -50,15 +50,21 @@ def wait_for(url: str) -> None:
     raise RuntimeError(f"server did not start at {url}")
 
 
+TOTP_STEP = 30  # seconds; django-otp's default
+used_steps: dict[str, int] = {}  # the last TOTP step used per user, across both tours
+
+
 def tour(page, base: str, env, language: str) -> None:
     folder = OUT / language
     folder.mkdir(parents=True, exist_ok=True)
     shots = []
 
     def shot(name: str) -> None:
-        if "/accounts/login/" in page.url:
-            # A lost session would otherwise be saved as a picture of the log-in page.
-            raise RuntimeError(f"{name}: the tour was sent to the log-in page ({page.url})")
+        stopped_at = "/accounts/2fa/" if not name.endswith("two-factor") else "/accounts/login/"
+        if "/accounts/login/" in page.url or stopped_at in page.url:
+            # A lost session or a failed second factor would otherwise be saved as a
+            # picture of the log-in or code page.
+            raise RuntimeError(f"{name}: the tour was stopped at {page.url}")
         path = folder / f"{len(shots) + 1:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
         shots.append(path)
@@ -69,12 +75,20 @@ def tour(page, base: str, env, language: str) -> None:
         page.goto(f"{base}/accounts/login/")
         page.fill("#id_username", username)
         page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
+        with page.expect_navigation():  # page.url is read next: wait for where it lands
+            page.click("button[type=submit]")
         if "/accounts/2fa/" in page.url:
             shot(f"{username}-two-factor")
+            # A TOTP code is accepted once: the second tour waits for a fresh one.
+            step = int(time.time() // TOTP_STEP)
+            if step <= used_steps.get(username, -1):
+                time.sleep(TOTP_STEP * (step + 1) - time.time() + 0.5)
+            used_steps[username] = int(time.time() // TOTP_STEP)
             page.fill("#token", manage(env, "totp_code", username))
             # The form's own button: the first submit button on the page is log-out's.
-            page.click("form:has(#token) button[type=submit]")
+            # Wait for the answer, or the next goto would cut the POST short.
+            with page.expect_navigation():
+                page.click("form:has(#token) button[type=submit]")
         page.wait_for_load_state()
 
     login("nurse")
