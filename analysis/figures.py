@@ -53,8 +53,6 @@ ARM_STYLES = [
     {"color": "#c55a11", "marker": "s", "hatch": "//"},
     {"color": "#555555", "marker": "^", "hatch": ".."},
 ]
-# The outcomes drawn, in the dashboard's order.
-OUTCOMES = tuple(OUTCOME_TITLES)
 
 
 def _visit(code: str) -> str:

@@ -43,7 +43,6 @@ OUTCOME_TITLES = {
     "phq9_total": "PHQ-9",
     "psqi_global": _("PSQI global score"),
 }
-
 TEST_LABELS = {
     "student_t": _("Student's t test"),
     "mann_whitney": _("Mann–Whitney U test"),

@@ -53,6 +53,12 @@ def write_trial(directory: Path, n: int) -> None:
     import django
 
     django.setup()
+    from analysis.interchange import (
+        ADVERSE_EVENTS_FILE,
+        PARTICIPANTS_FILE,
+        SCREENING_FILE,
+        file_columns,
+    )
     from followup.windows import add_months
     from questionnaires.definitions import all_item_keys
     from questionnaires.scoring import TICS_VERSIONS
@@ -66,55 +72,16 @@ def write_trial(directory: Path, n: int) -> None:
         open(directory / "visits.csv", "w", newline="") as v_file,
         open(directory / "adverse_events.csv", "w", newline="") as a_file,
     ):
+        # The contract's columns, as the import declares them.
+        columns = {name: [c.name for c in cols] for name, cols in file_columns().items()}
         screening = csv.writer(s_file)
-        screening.writerow(
-            [
-                "screening_id",
-                "screening_date",
-                "age",
-                "excl_age",
-                "excl_pregnancy",
-                "excl_psychiatric",
-                "excl_severe_disease",
-                "excl_medication",
-                "excl_mlt_allergy",
-                "excl_other_trial",
-                "excl_unwilling",
-                "consented",
-                "study_id",
-            ]
-        )
+        screening.writerow(columns[SCREENING_FILE])
         participants = csv.writer(p_file)
-        participants.writerow(
-            [
-                "study_id",
-                "arm",
-                "pack_code",
-                "consent_date",
-                "randomization_date",
-                "procedure_date",
-                "age",
-                "height_cm",
-                "weight_kg",
-                "comorbidity",
-                "surgical_site",
-                "preop_vas_mm",
-                "procedure_type",
-                "chemo_regimen",
-                "radiotherapy",
-                "hormone_therapy",
-                "targeted_therapy",
-                "status",
-                "status_date",
-                "status_reason",
-            ]
-        )
+        participants.writerow(columns[PARTICIPANTS_FILE])
         visits = csv.writer(v_file)
         visits.writerow(["study_id", "visit", "visit_date", *items])
         events = csv.writer(a_file)
-        events.writerow(
-            ["study_id", "onset_date", "term", "serious", "severity", "relatedness", "outcome"]
-        )
+        events.writerow(columns[ADVERSE_EVENTS_FILE])
         for i in range(1, n + 1):
             study_id = f"MLT-{i:05d}"
             screened = start + timedelta(days=i // 20)
@@ -449,40 +416,60 @@ def run_size(n: int) -> dict:
     }
 
 
-BENCH_SETUP = r"""
-import json
+# Participants screened, consented and with a baseline: ready to randomize. Shared by
+# the setup and the race (each runs in its own `manage.py shell`).
+READY = r"""
 from datetime import timedelta
+from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from randomization import services as r
 from trial import services as t
-from trial.models import Participant, Site, ConsentFormVersion
-User = get_user_model()
-stat, nurse = User.objects.get(username="statistician"), User.objects.get(username="nurse")
+from trial.eligibility import ANSWERED_CRITERIA
+from trial.models import ConsentFormVersion, Site
+
+def make_ready(prefix, count):
+    nurse = get_user_model().objects.get(username="nurse")
+    site = Site.objects.get(code="changsha")
+    version, _ = ConsentFormVersion.objects.get_or_create(
+        version="bench", defaults={"approved_on": "2019-06-10"})
+    today = timezone.localdate()
+    people = []
+    for i in range(count):
+        s = t.screening_record(site=site, data=t.ScreeningInput(screening_date=today,
+            initials=prefix * 2, hospital_number=f"{prefix}{i}",
+            date_of_birth=today - timedelta(days=15000), sex="female",
+            confirmed_diagnosis=True, scheduled_procedure_date=today + timedelta(days=2),
+            answers=dict.fromkeys(ANSWERED_CRITERIA, False), evidence_dates={}), by=nurse)
+        p = t.participant_consent(screening=s, consent_date=today, form_version=version,
+            signed_form_filed=True, by=nurse)
+        t.baseline_save(participant=p, data={"height_cm": Decimal("160"),
+            "weight_kg": Decimal("60"), "comorbidity": False, "comorbidity_list": "",
+            "surgical_site": "left", "preop_vas_mm": 10, "procedure_type": "mastectomy",
+            "procedure_date": today + timedelta(days=2), "chemo_regimen": "none",
+            "radiotherapy": False, "hormone_therapy": False, "targeted_therapy": False},
+            by=nurse)
+        people.append(p)
+    return people
+"""
+
+
+BENCH_SETUP = (
+    READY
+    + r"""
+import json
+from django.contrib.auth import get_user_model
+from randomization import services as r
+from trial.models import Participant
+stat = get_user_model().objects.get(username="statistician")
 rlist = r.list_create(spec=r.ListSpec(name="bench", template="plan", arms=["MLT","PLACEBO"],
     ratio=[1,1], block_sizes=[4], n_slots=600), by=stat)
 r.list_activate(rlist=rlist, by=stat)
-site = Site.objects.get(code="changsha")
-version, _ = ConsentFormVersion.objects.get_or_create(version="bench", defaults={"approved_on": "2019-06-10"})
-today = timezone.localdate()
-ready = []
-for i in range(330):
-    s = t.screening_record(site=site, data=t.ScreeningInput(screening_date=today, initials="BN",
-        hospital_number=f"B{i}", date_of_birth=today - timedelta(days=15000), sex="female",
-        confirmed_diagnosis=True, scheduled_procedure_date=today + timedelta(days=2),
-        answers={k: False for k in ("excl_pregnancy","excl_psychiatric","excl_severe_disease",
-        "excl_medication","excl_mlt_allergy","excl_other_trial","excl_unwilling")}, evidence_dates={}), by=nurse)
-    p = t.participant_consent(screening=s, consent_date=today, form_version=version, signed_form_filed=True, by=nurse)
-    from decimal import Decimal
-    t.baseline_save(participant=p, data={"height_cm": Decimal("160"), "weight_kg": Decimal("60"),
-        "comorbidity": False, "comorbidity_list": "", "surgical_site": "left", "preop_vas_mm": 10,
-        "procedure_type": "mastectomy", "procedure_date": today + timedelta(days=2), "chemo_regimen": "none",
-        "radiotherapy": False, "hormone_therapy": False, "targeted_therapy": False}, by=nurse)
-    ready.append(p.study_id)
+ready = [p.study_id for p in make_ready("B", 330)]
 imported = list(Participant.objects.filter(study_id__startswith="MLT-0").order_by("study_id").values_list("study_id", "consent_date")[:300])
 print(json.dumps({"ready": ready, "study_ids": [s for s, _ in imported],
                   "consent": {s: d.isoformat() for s, d in imported}}))
 """
+)
 
 QUERY_COUNTS = r"""
 import json
@@ -505,35 +492,16 @@ for name, url in {"participant list": "/participants/", "worklist": "/followup/w
 print(json.dumps(out))
 """
 
-RACE = r"""
+RACE = (
+    READY
+    + r"""
 import json, threading, time
-from datetime import timedelta
-from decimal import Decimal
-from django.db import connection
 from django.contrib.auth import get_user_model
-from django.utils import timezone
+from django.db import connection
 from randomization import services as r
 from randomization.models import Allocation
-from trial import services as t
-from trial.models import Site, ConsentFormVersion
-User = get_user_model()
-nurse = User.objects.get(username="nurse")
-site = Site.objects.get(code="changsha")
-version = ConsentFormVersion.objects.get(version="bench")
-today = timezone.localdate()
-people = []
-for i in range(200):
-    s = t.screening_record(site=site, data=t.ScreeningInput(screening_date=today, initials="RC",
-        hospital_number=f"R{i}", date_of_birth=today - timedelta(days=15000), sex="female",
-        confirmed_diagnosis=True, scheduled_procedure_date=today + timedelta(days=2),
-        answers={k: False for k in ("excl_pregnancy","excl_psychiatric","excl_severe_disease",
-        "excl_medication","excl_mlt_allergy","excl_other_trial","excl_unwilling")}, evidence_dates={}), by=nurse)
-    p = t.participant_consent(screening=s, consent_date=today, form_version=version, signed_form_filed=True, by=nurse)
-    t.baseline_save(participant=p, data={"height_cm": Decimal("160"), "weight_kg": Decimal("60"),
-        "comorbidity": False, "comorbidity_list": "", "surgical_site": "left", "preop_vas_mm": 10,
-        "procedure_type": "mastectomy", "procedure_date": today + timedelta(days=2), "chemo_regimen": "none",
-        "radiotherapy": False, "hormone_therapy": False, "targeted_therapy": False}, by=nurse)
-    people.append(p)
+nurse = get_user_model().objects.get(username="nurse")
+people = make_ready("R", 200)
 before = set(Allocation.objects.filter(slot__isnull=False).values_list("slot__position", flat=True))
 # 200 randomizations at once from 50 threads (PostgreSQL's default max_connections is 100).
 WORKERS = 50
@@ -564,6 +532,7 @@ print(json.dumps({"allocations": len(positions), "threads": WORKERS, "errors": l
     "duplicates": len(positions) - len(set(positions)),
     "gaps": (allp[-1] - allp[0] + 1 - len(allp)) if allp else 0}))
 """
+)
 
 DSMB = r"""
 import json, time

@@ -9,6 +9,7 @@ typed is shown as typed.
 from __future__ import annotations
 
 import re
+from datetime import date
 from functools import cache
 
 from django.utils import translation
@@ -84,15 +85,11 @@ def shown(text: str) -> str:
         return text
     template, values = found
     values = {
-        name: date_format(_iso(value), "SHORT_DATE_FORMAT") if name == "date" else value
+        name: date_format(date.fromisoformat(value), "SHORT_DATE_FORMAT")
+        if name == "date"
+        else value
         for name, value in values.items()
     }
     if "status" in values:
         values["status"] = shown(values["status"])
     return gettext(template) % values
-
-
-def _iso(value: str):
-    from datetime import date
-
-    return date.fromisoformat(value)

@@ -283,3 +283,10 @@ def test_analysis_in_its_own_snapshot_transaction(django_capture_on_commit_callb
     run = AnalysisRun.objects.filter(kind="closed").latest("requested_at")
     assert run.status == "done", run.error
     assert run.progress == 100
+
+
+def test_every_outcome_has_a_title_in_the_analysis_order():
+    from analysis import stats
+    from analysis.labels import OUTCOME_TITLES
+
+    assert tuple(OUTCOME_TITLES) == stats.OUTCOMES
