@@ -13,6 +13,8 @@ from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from trial.spreadsheet import neutralise_cell
+
 from .definitions import instruments, score_label
 
 COLUMNS = ("item_key", "label", "type", "allowed_values", "instrument", "scoring_version")
@@ -66,5 +68,8 @@ def codebook_csv(language: str = "en") -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(codebook_rows(language))
+    writer.writerows(
+        {name: neutralise_cell(text) for name, text in row.items()}
+        for row in codebook_rows(language)
+    )
     return buffer.getvalue()

@@ -25,6 +25,7 @@ from django_ratelimit.decorators import ratelimit
 from trial import selectors as trial_selectors
 from trial.audit import audit_event
 from trial.forms import apply_errors
+from trial.spreadsheet import safe_row
 
 from . import lists, selectors, services, unblinded
 from .forms import CodeBreakForm, DispenseForm, ListCreateForm, ListExtendForm, RandomizeForm
@@ -310,7 +311,9 @@ def list_csv(request: HttpRequest, pk: int) -> HttpResponse:
     writer.writerow(["position", "sequence", "block", "block_size", "arm", "pack_code"])
     for row in contents:
         writer.writerow(
-            [row.position, row.sequence, row.block, row.block_size, row.arm, row.pack_code]
+            safe_row(
+                [row.position, row.sequence, row.block, row.block_size, row.arm, row.pack_code]
+            )
         )
     return _download(
         buffer.getvalue(),

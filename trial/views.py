@@ -32,6 +32,7 @@ from .forms import (
 from .labels import CRITERION_LABELS
 from .models import Screening
 from .roles import ROLE_LABELS, user_roles
+from .spreadsheet import safe_row
 
 PAGE_SIZE = 25
 
@@ -337,17 +338,20 @@ def audit_trail_csv(request: HttpRequest) -> StreamingHttpResponse:
     def rows():
         yield writer.writerow(header)
         for event in queryset.iterator(chunk_size=2000):
+            # Free text from anyone (reasons, usernames) must not run as a spreadsheet formula.
             yield writer.writerow(
-                [
-                    event.at.isoformat(),
-                    event.username,
-                    event.action,
-                    event.model,
-                    event.object_id,
-                    event.subject,
-                    event.reason,
-                    json.dumps(event.changes, ensure_ascii=False, sort_keys=True),
-                ]
+                safe_row(
+                    [
+                        event.at.isoformat(),
+                        event.username,
+                        event.action,
+                        event.model,
+                        event.object_id,
+                        event.subject,
+                        event.reason,
+                        json.dumps(event.changes, ensure_ascii=False, sort_keys=True),
+                    ]
+                )
             )
 
     services.audit_export_record(by=request.user, query=request.GET.urlencode())

@@ -17,6 +17,7 @@ from django.db import transaction
 from randomization import lists, services, unblinded
 from randomization.models import RandomizationList
 from trial.audit import audit_event
+from trial.spreadsheet import safe_row
 
 
 def _ints(text: str) -> list[int]:
@@ -122,7 +123,9 @@ class Command(BaseCommand):
             writer = csv.writer(handle)
             writer.writerow(["position", "sequence", "block", "block_size", "arm", "pack_code"])
             for r in rows:
-                writer.writerow([r.position, r.sequence, r.block, r.block_size, r.arm, r.pack_code])
+                writer.writerow(
+                    safe_row([r.position, r.sequence, r.block, r.block_size, r.arm, r.pack_code])
+                )
         finally:
             if handle is not sys.stdout:
                 handle.close()
