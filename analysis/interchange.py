@@ -29,6 +29,12 @@ Decisions where the contract is silent
       exactly as written.
     * Files are written with ``\\n`` line ends, minimal quoting, no BOM; a BOM
       is accepted on reading.
+    * Spreadsheet safety: a cell that a spreadsheet would run as a formula
+      (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, and
+      not a plain number such as ``-5``) or that starts with ``'`` is written with
+      one ``'`` in front (``trial.spreadsheet``). Reading removes exactly one
+      leading ``'`` from every cell, so the round trip gives the same text.
+    * A cell holding a NUL character is refused (PostgreSQL cannot store it).
     * Canonical numbers: height and weight always with one decimal
       (``160.0``), as the database stores them; an imported value with more
       than one decimal is refused rather than rounded. ``psqi_4`` is stored
@@ -100,7 +106,7 @@ from questionnaires.definitions import Instrument, Item, instruments
 from questionnaires.models import Mode, Response, SafetyAlert, VisitCode
 from questionnaires.scoring import ScoringError
 from randomization.models import Allocation, Slot
-from trial import record_text
+from trial import record_text, spreadsheet
 from trial.audit import audit_event, bulk_create_audited
 from trial.eligibility import ANSWERED_CRITERIA, EXCLUSION_CRITERIA
 from trial.models import (
@@ -153,6 +159,7 @@ MISSING_COLUMN = "missing column"
 DUPLICATE_COLUMN = "the column appears more than once"
 WRONG_CELL_COUNT = "has {n} cells, the header has {m}"
 NOT_UTF8 = "is not UTF-8 text"
+CONTAINS_NUL = "contains a NUL character (\\x00), which cannot be stored; remove it"
 MISSING_FILE = "file not found"
 EMPTY_FILE = "the file is empty (a header row is required)"
 DATABASE_NOT_EMPTY = (
@@ -505,7 +512,12 @@ def write_files(directory: Path | str, tables: Mapping[str, list[dict[str, Any]]
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow([column.name for column in columns])
             for row in tables[name]:
-                writer.writerow([format_cell(row.get(column.name)) for column in columns])
+                writer.writerow(
+                    [
+                        spreadsheet.neutralise_cell(format_cell(row.get(column.name)))
+                        for column in columns
+                    ]
+                )
         paths.append(path)
     return paths
 
@@ -685,6 +697,10 @@ def _read_file(
     header_ok = True
     seen: set[str] = set()
     for cell in header:
+        if "\x00" in cell:
+            problems.append(Problem(name, None, cell.replace("\x00", "\\x00"), CONTAINS_NUL))
+            header_ok = False
+            continue
         if cell in seen:
             problems.append(Problem(name, None, cell, DUPLICATE_COLUMN))
             header_ok = False
@@ -709,7 +725,11 @@ def _read_file(
         values: dict[str, Any] = {}
         for column_name, raw in zip(header, record, strict=True):
             try:
-                values[column_name] = parse_cell(by_name[column_name], raw)
+                if "\x00" in raw:
+                    raise _CellError(CONTAINS_NUL)
+                values[column_name] = parse_cell(
+                    by_name[column_name], spreadsheet.restore_cell(raw)
+                )
             except _CellError as error:
                 problems.append(Problem(name, number, column_name, str(error)))
                 values[column_name] = None

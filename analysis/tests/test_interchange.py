@@ -710,3 +710,111 @@ def test_import_refuses_a_questionnaire_given_twice(datamanager, tmp_path):
         "administrations.csv row 3, column instrument: duplicate row for gad7 at m1 of MLT-001 "
         "(also row 2)"
     ) in str(raised.value)
+
+
+# --------------------------------------------------------------------------- spreadsheet safety
+
+# Free text that a spreadsheet would run as a formula, and a text that itself starts
+# with the escape character: each is written with one ' in front and read back as it was.
+FORMULA_TERMS = ['=HYPERLINK("x")', "@SUM(A1)", "-abc", "'quoted", "\tTabbed"]
+
+
+def test_export_neutralises_formulas_and_the_round_trip_restores_them(
+    datamanager, statistician, tmp_path
+):
+    from followup.models import AdverseEvent
+    from questionnaires.models import Response
+    from trial.models import Participant
+
+    directory = _valid_files(tmp_path / "in")
+    extra = [
+        ["MLT-001", f"2024-03-{21 + n}", f"Term {n}", "0", "mild", "possible", "recovered"]
+        for n in range(len(FORMULA_TERMS) - 1)
+    ]
+    _write(directory, "adverse_events.csv", ADVERSE_EVENTS_HEADER.split(","), AE_ROWS + extra)
+    _import(directory)
+    for event, term in zip(AdverseEvent.objects.order_by("onset_date"), FORMULA_TERMS, strict=True):
+        AdverseEvent.objects.filter(pk=event.pk).update(term=term)
+    Participant.objects.filter(study_id="MLT-002").update(status_reason="+1 cmd")
+    psqi = Response.objects.get(participant__study_id="MLT-001", visit="m1", instrument="psqi")
+    Response.objects.filter(pk=psqi.pk).update(answers={**psqi.answers, "psqi_5j_text": "-5"})
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    call_command("export_trial_data", str(first), "--unblinded", "--user", "statistician")
+    events = (first / "adverse_events.csv").read_text(encoding="utf-8")
+    assert 'MLT-001,2024-03-20,"\'=HYPERLINK(""x"")",0,' in events
+    assert "MLT-001,2024-03-21,'@SUM(A1),0," in events
+    assert "MLT-001,2024-03-22,'-abc,0," in events
+    assert "MLT-001,2024-03-23,''quoted,0," in events
+    assert "MLT-001,2024-03-24,'\tTabbed,0," in events
+    reasons = {r["study_id"]: r["status_reason"] for r in _rows(first / "participants.csv")}
+    assert reasons == {"MLT-001": "", "MLT-002": "'+1 cmd"}
+    # A number in a text cell, and the numbers and dates everywhere, are left alone.
+    m1 = [r for r in _rows(first / "visits.csv") if r["visit"] == "m1"][0]
+    assert (m1["psqi_5j_text"], m1["psqi_4"], m1["visit_date"]) == ("-5", "6.5", "2024-04-06")
+
+    _wipe_clinical_data()
+    _import(first)
+    assert sorted(AdverseEvent.objects.values_list("term", flat=True)) == sorted(FORMULA_TERMS)
+    assert Participant.objects.get(study_id="MLT-002").status_reason == "+1 cmd"
+    call_command("export_trial_data", str(second), "--unblinded", "--user", "statistician")
+    for name in (*FILES, "administrations.csv"):
+        assert (second / name).read_bytes() == (first / name).read_bytes(), name
+
+
+def test_import_reads_one_leading_quote_as_the_escape(datamanager, tmp_path):
+    from followup.models import AdverseEvent
+
+    directory = _valid_files(tmp_path)
+    _set(directory, "adverse_events.csv", 1, "term", "''=1")
+    # Cells that are not free text are escaped the same way (a pack code, say).
+    _set(directory, "participants.csv", 1, "pack_code", "'P001")
+    _import(directory)
+    assert AdverseEvent.objects.get().term == "'=1"
+    from randomization.models import Allocation
+
+    assert Allocation.objects.get().pack_code == "P001"
+
+
+# --------------------------------------------------------------------------- NUL characters
+
+NUL_CELLS = [
+    pytest.param("adverse_events.csv", 1, "term", "Nau\x00sea", id="free-text"),
+    pytest.param("participants.csv", 2, "status_reason", "\x00", id="status-reason"),
+    pytest.param("screening.csv", 1, "screening_id", "MLT-S0001\x00", id="id"),
+    pytest.param("visits.csv", 2, "psqi_5j_text", "Snores\x00", id="item-text"),
+    pytest.param("visits.csv", 1, "visit", "baseline\x00", id="choice"),
+    pytest.param("participants.csv", 1, "height_cm", "160.0\x00", id="number"),
+]
+
+
+@pytest.mark.parametrize(("name", "row", "column", "value"), NUL_CELLS)
+def test_import_refuses_a_nul_character_and_writes_nothing(
+    datamanager, tmp_path, name, row, column, value
+):
+    # PostgreSQL cannot store NUL in text; SQLite can. Either way the file is refused
+    # before anything is written, with the cell named like every other problem.
+    directory = _valid_files(tmp_path)
+    _set(directory, name, row, column, value)
+    before = _clinical_counts()
+    with pytest.raises(CommandError) as raised:
+        _import(directory)
+    message = str(raised.value)
+    assert f"{name} row {row}, column {column}: contains a NUL character" in message
+    assert message.startswith("Nothing was imported: 1 problem(s)")
+    assert "\x00" not in message
+    assert _clinical_counts() == before
+
+
+def test_import_refuses_a_nul_character_in_the_header(datamanager, tmp_path):
+    directory = _valid_files(tmp_path)
+    text = (directory / "adverse_events.csv").read_text(encoding="utf-8")
+    (directory / "adverse_events.csv").write_text(
+        text.replace("term", "te\x00rm", 1), encoding="utf-8"
+    )
+    with pytest.raises(CommandError) as raised:
+        _import(directory)
+    message = str(raised.value)
+    assert "adverse_events.csv, column te\\x00rm: contains a NUL character" in message
+    assert "\x00" not in message
+    assert _clinical_counts()["screenings"] == 0
