@@ -14,13 +14,12 @@ Only ``randomization.unblinded`` may call ``unseal``.
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
-from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from trial.keyring import configured_keys
 
 _PADDED_LENGTH = 160
 
@@ -29,24 +28,10 @@ class ArmDecryptionError(RuntimeError):
     """A stored arm could not be decrypted with any configured key."""
 
 
-def _local_key_file() -> Path:
-    return Path(settings.BASE_DIR) / ".randomization.key"
-
-
 def _configured_keys() -> list[str]:
-    keys = [key.strip() for key in settings.RANDOMIZATION_KEYS if key.strip()]
-    if keys:
-        return keys
-    if not settings.DEBUG:
-        raise ImproperlyConfigured("RANDOMIZATION_KEYS must be set when DEBUG is false.")
-    # The embedded local default: a key file beside the project, made on first
-    # use and never committed (.gitignore), so `make run` works out of the box.
-    path = _local_key_file()
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(Fernet.generate_key().decode())
-    return [path.read_text().strip()]
+    return configured_keys(
+        setting="RANDOMIZATION_KEYS", local_file=".randomization.key", new_key=new_key
+    )
 
 
 @lru_cache(maxsize=4)

@@ -463,10 +463,15 @@ class AuditEvent(models.Model):
     reason = models.TextField(_("reason"), blank=True)
     changes = models.JSONField(_("changes"), default=dict, blank=True)
     summary = models.TextField(_("summary"), blank=True)
-    # Tamper evidence: each line carries the hash of the line before it, so a
-    # changed or deleted line breaks the chain (manage.py verify_audit).
+    # Tamper evidence (trial.audit): lines are numbered without gaps; each carries
+    # the hash of the line before it and its own hash over its content, and an
+    # HMAC of that hash under a key kept outside the database (AUDIT_KEYS), so an
+    # edit, a deletion anywhere, a reordering or a re-hash without the key shows.
+    sequence = models.PositiveBigIntegerField(_("line number"), unique=True)
     previous_hash = models.CharField(_("previous hash"), max_length=64, blank=True)
     entry_hash = models.CharField(_("hash"), max_length=64, blank=True)
+    key_id = models.CharField(_("sealing key"), max_length=12, blank=True)
+    entry_mac = models.CharField(_("seal"), max_length=64, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -478,14 +483,22 @@ class AuditEvent(models.Model):
 
 
 class AuditChainHead(models.Model):
-    """The last hash of the audit chain; its row lock orders concurrent appends."""
+    """The end of the audit chain: the last line's number and hash, sealed with the key.
 
+    New lines link to this head (never to whatever line happens to be newest), and
+    its row lock orders concurrent appends. It is updated in the same transaction
+    as the lines it covers, so it is exact at every commit.
+    """
+
+    sequence = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, blank=True)
-    last_event = models.BigIntegerField(null=True, blank=True)
+    key_id = models.CharField(max_length=12, blank=True)
+    head_mac = models.CharField(max_length=64, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("audit chain head")
         verbose_name_plural = _("audit chain heads")
 
     def __str__(self) -> str:
-        return self.last_hash
+        return f"{self.sequence} {self.last_hash}"

@@ -165,6 +165,9 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 # Form widgets are rendered from templates/ too (the VAS line widget).
 FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
+# Reasons for a change are stored whole, however long (a text column, not varchar(100)).
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -203,6 +206,11 @@ ENROLMENT_TARGET = env.int("ENROLMENT_TARGET", default=120)
 # Fernet keys for arms at rest (comma-separated; the first encrypts). Empty in
 # local development: a key file .randomization.key is made beside the project.
 RANDOMIZATION_KEYS = env.list("RANDOMIZATION_KEYS", default=[])
+# HMAC keys that seal every audit line and the chain head (comma-separated; the
+# first seals, all verify). Kept outside the database like RANDOMIZATION_KEYS and
+# never the same value: whoever holds the database cannot re-seal a rewritten
+# trail. Empty in local development: a key file .audit.key is made.
+AUDIT_KEYS = env.list("AUDIT_KEYS", default=[])
 PACK_CODE_FORMAT = env.str("PACK_CODE_FORMAT", default="{number:03d}")
 # Questionnaires: licensed wording from a content pack (a JSON file installed
 # per deployment; questionnaires/content_packs/example.json shows the format),

@@ -4,14 +4,23 @@ from trial.audit import verify_chain
 
 
 class Command(BaseCommand):
-    help = "Check the audit trail's hash chain; report the first broken link."
+    help = (
+        "Check the audit trail: numbering, hash links, content hashes and keyed seals of "
+        "every line, and the chain head; report each kind of damage and where."
+    )
 
     def handle(self, *args, **options):
-        result = verify_chain()
-        if result.problem:
-            where = f"audit line {result.first_broken}" if result.first_broken else "the end"
+        report = verify_chain()
+        if not report.intact:
+            for problem in report.problems:
+                self.stdout.write(f"{problem.kind}: {problem}")
             raise CommandError(
-                f"Audit chain broken at {where}: {result.problem} ({result.checked} lines "
-                "checked before it)."
+                f"Audit chain broken at {self._where(report)}: {report.problem} "
+                f"({len(report.problems)} problem(s); {report.checked} lines checked)."
             )
-        self.stdout.write(f"Audit chain intact: {result.checked} lines.")
+        self.stdout.write(f"Audit chain intact: {report.checked} lines.")
+
+    @staticmethod
+    def _where(report) -> str:
+        first = report.first_broken
+        return f"audit line {first}" if first is not None else "the head"
