@@ -47,6 +47,15 @@ urlpatterns = [
     path("", include("followup.urls")),
     path("", include("analysis.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The admin's log-in is throttled like the site's own (its other pages need a staff log-in).
+    path(
+        "admin/login/",
+        login_not_required(
+            ratelimit(
+                key="ip", rate=lambda group, request: settings.LOGIN_RATE, method="POST", block=True
+            )(admin.site.login)
+        ),
+    ),
     path("admin/", admin.site.urls),
 ]
 
