@@ -135,6 +135,12 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
+# The reverse proxies of our own in front of the site (README: the TLS proxy). With
+# N of them the throttles (axes above, ratelimit below) key on the address the
+# outermost one saw, read from X-Forwarded-For (trial.net.client_ip); 0: REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "trial.net.client_ip"
+
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
 LANGUAGES = [("en", "English"), ("zh-hans", "中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -287,6 +293,7 @@ BENCH_FLOOR_VIEWS = env.bool("BENCH_FLOOR_VIEWS", default=False)
 
 # Rate limits, on top of the failed-login lockout.
 RATELIMIT_VIEW = "trial.views.rate_limited"
+RATELIMIT_IP_META_KEY = "trial.net.client_ip"
 LOGIN_RATE = env.str("LOGIN_RATE", default="20/m")
 RANDOMIZE_RATE = env.str("RANDOMIZE_RATE", default="10/m")
 # django-ratelimit does not list Django's own RedisCache, which does support the
