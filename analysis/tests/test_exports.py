@@ -252,3 +252,28 @@ def test_export_command_writes_xpt_and_odm(demo_trial, tmp_path):
     assert {"screening.xpt", "visits.xpt", "trial_data.odm.xml", "visits.csv"} <= names
     root = _parse(tmp_path / "trial_data.odm.xml").getroot()
     assert not [v for v in _odm_values(root) if v[2] == "IT.ARM"]
+
+
+def test_only_the_csv_files_escape_text_that_looks_like_a_formula(demo_trial, tmp_path):
+    # A spreadsheet opens the CSV files, so there the term gets its leading '; SAS
+    # transport and ODM are read by programs and carry the text exactly as stored.
+    import pyreadstat
+
+    from analysis.exports import tables, write_odm, write_xpt
+    from followup.models import AdverseEvent
+    from trial.spreadsheet import restore_cell
+
+    term = '=HYPERLINK("x")'
+    event = AdverseEvent.objects.order_by("pk").first()
+    AdverseEvent.objects.filter(pk=event.pk).update(term=term)
+    call_command("export_trial_data", str(tmp_path), "--unblinded", "--user", "statistician")
+    written = [row["term"] for row in _csv(tmp_path / "adverse_events.csv")]
+    assert "'" + term in written and term not in written
+    frames = tables(user=demo_trial, unblinded=True)
+    assert term in frames["adverse_events"]["term"].tolist()
+    assert sorted(frames["adverse_events"]["term"]) == sorted(map(restore_cell, written))
+    write_xpt(frames, tmp_path)
+    data, _meta = pyreadstat.read_xport(str(tmp_path / "adverse_events.xpt"))
+    assert term in data["term"].tolist()
+    root = _parse(write_odm(frames, tmp_path / "trial.xml")).getroot()
+    assert term in {value for *_key, value in _odm_values(root)}
