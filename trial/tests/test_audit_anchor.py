@@ -87,7 +87,7 @@ def verify_audit_fails(*args: str) -> tuple[str, str]:
 # --- writing ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("umask", [0o022, 0o277])
+@pytest.mark.parametrize("umask", [0o022, 0o277], ids=["umask-022", "umask-277"])
 def test_anchors_append_the_committed_head_privately(anchor_dir, trail, nurse, mailoutbox, umask):
     previous_umask = os.umask(umask)
     try:
