@@ -32,10 +32,16 @@ TEST_PASSWORD = "correct-horse-battery-staple-42"
 TEST_RANDOMIZATION_KEY = "kZm3R2mQ3yq1mZ8b2f2m2yQ3b9k2r8r0m6t5w4u3v2s="
 TEST_AUDIT_KEY = "test-audit-key-not-secret-0123456789abcdef"
 
-# Keys outside the database, for the whole run (the test database is built, and
-# audited, before any fixture runs). Tests that need others override the settings.
-os.environ.setdefault("RANDOMIZATION_KEYS", TEST_RANDOMIZATION_KEY)
-os.environ.setdefault("AUDIT_KEYS", TEST_AUDIT_KEY)
+
+
+def pytest_configure(config):
+    # Keys outside the database, for the whole run: the test database is built, and
+    # its roles' permissions audited, before any fixture runs. Tests that need other
+    # keys override the settings.
+    from django.conf import settings
+
+    settings.RANDOMIZATION_KEYS = [TEST_RANDOMIZATION_KEY]
+    settings.AUDIT_KEYS = [TEST_AUDIT_KEY]
 
 # Playwright's sync API runs an event loop in the test thread; Django's guard
 # against ORM calls from async contexts would otherwise refuse the live server.
@@ -329,6 +335,8 @@ def _fast_tests(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.RANDOMIZATION_KEYS = [TEST_RANDOMIZATION_KEY]
     settings.AUDIT_KEYS = [TEST_AUDIT_KEY]
+    # A developer's own anchors (manage.py audit_anchor) are not this test database's.
+    settings.AUDIT_ANCHOR_DIR = ""
     # The second factor has its own tests (trial/tests/test_hardening.py); elsewhere
     # unblinded users are taken as verified so each test asserts its own subject.
     settings.TWO_FACTOR_ENFORCED = False

@@ -2,11 +2,10 @@
 
 Every clinical change goes through the services and their checks, so the admin
 never adds, changes or deletes a screening, participant, baseline or audit line.
+People, roles and second factors are not here: see ``people.admin``.
 """
 
 from django.contrib import admin
-from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import (
@@ -16,7 +15,6 @@ from .models import (
     Participant,
     Screening,
     Site,
-    UserProfile,
 )
 
 
@@ -73,24 +71,3 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "username", "action", "model", "subject", "reason"]
     list_filter = ["action", "model"]
     search_fields = ["subject", "username"]
-
-
-class UserProfileInline(admin.StackedInline):
-    model = UserProfile
-    can_delete = False
-    filter_horizontal = ["sites"]
-
-
-User = get_user_model()
-admin.site.unregister(User)
-
-
-@admin.register(User)
-class TrialUserAdmin(UserAdmin):
-    """Users with their sites; users are deactivated, never deleted (the trail names them)."""
-
-    inlines = [UserProfileInline]
-    list_display = ["username", "first_name", "last_name", "is_active", "is_staff"]
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -23,6 +23,7 @@ from django.utils import timezone
 from simple_history.utils import get_history_manager_for_model
 
 from .keyring import configured_keys, key_id
+from .locks import lock_first, lock_one
 from .models import AuditChainHead, AuditEvent
 
 GENESIS = "0" * 64
@@ -125,7 +126,7 @@ def _locked_head() -> AuditChainHead:
     An empty trail gets a fresh head; a head missing beside existing lines is
     refused, because linking to the newest surviving line would hide a deletion.
     """
-    head = AuditChainHead.objects.select_for_update(of=("self",)).filter(pk=HEAD_PK).first()
+    head = lock_first(AuditChainHead.objects.filter(pk=HEAD_PK))
     if head is not None:
         return head
     if AuditEvent.objects.exists():
@@ -135,7 +136,7 @@ def _locked_head() -> AuditChainHead:
             AuditChainHead.objects.create(pk=HEAD_PK, sequence=0, last_hash=GENESIS)
     except IntegrityError:
         pass  # another transaction created it first; take its lock below
-    return AuditChainHead.objects.select_for_update(of=("self",)).get(pk=HEAD_PK)
+    return lock_one(AuditChainHead.objects.filter(pk=HEAD_PK))
 
 
 def _append(event: AuditEvent) -> AuditEvent:

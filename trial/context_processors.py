@@ -4,7 +4,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-# (url name, label, permission). Later apps add their pages here.
+# (url name, label, permission or any of several). Later apps add their pages here.
 NAVIGATION = [
     ("participant_list", _("Participants"), "trial.view_participant"),
     ("screening_new", _("Screen a patient"), "trial.screen_patient"),
@@ -19,8 +19,17 @@ NAVIGATION = [
     ("dsmb_dashboard", _("DSMB dashboard"), "analysis.view_dashboard"),
     ("open_report", _("Open report"), "analysis.view_open_report"),
     ("exports", _("Exports"), "analysis.export_data"),
+    ("people_list", _("People"), ("people.manage_people", "people.approve_unblinded_role")),
     ("list_fingerprints", _("List fingerprints"), None),
 ]
+
+
+def _may(user, permission) -> bool:
+    if permission is None:
+        return True
+    if isinstance(permission, tuple):
+        return any(user.has_perm(name) for name in permission)
+    return user.has_perm(permission)
 
 
 def navigation(request):
@@ -31,7 +40,7 @@ def navigation(request):
     items = [
         {"url": reverse(name), "label": label, "active": request.path.startswith(reverse(name))}
         for name, label, permission in NAVIGATION
-        if permission is None or user.has_perm(permission)
+        if _may(user, permission)
     ]
     if user.is_staff:
         items.append({"url": reverse("admin:index"), "label": _("Administration"), "active": False})

@@ -1,6 +1,7 @@
 """Per-request middleware: two-factor authentication, the site's time zone, the user's language.
 
-The unblinded statistician and the DSMB must confirm a TOTP code after the
+Whoever may learn arms (a permission in ``SECOND_FACTOR_PERMISSIONS``, whatever
+their group is called) and every superuser must confirm a TOTP code after the
 password before any page opens (other than the enrolment and verification
 pages and log-out). Code-breaks ask for it in their own view.
 """
@@ -14,17 +15,21 @@ from django.urls import reverse
 from django.utils import timezone
 
 from .models import Site, UserProfile
-from .roles import UNBLINDED_ROLES, user_roles
+from .roles import SECOND_FACTOR_PERMISSIONS
 
 _ALLOWED_PREFIXES = ("/accounts/", "/static/", "/healthz", "/i18n/")
 
 
+def requires_second_factor(user) -> bool:
+    """Whether this person must confirm a second factor (by permission, not group name)."""
+    if not user.is_authenticated:
+        return False
+    return user.is_superuser or any(user.has_perm(name) for name in SECOND_FACTOR_PERMISSIONS)
+
+
 def needs_second_factor(user) -> bool:
     return (
-        settings.TWO_FACTOR_ENFORCED
-        and user.is_authenticated
-        and bool(UNBLINDED_ROLES & set(user_roles(user)))
-        and not user.is_verified()
+        settings.TWO_FACTOR_ENFORCED and requires_second_factor(user) and not user.is_verified()
     )
 
 

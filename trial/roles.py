@@ -25,8 +25,43 @@ ROLE_LABELS = {
     DATA_MANAGER: _("Data manager"),
 }
 
+def role_label(name: str) -> str:
+    """A role's name for people (a role added later without a label shows its name)."""
+    return str(ROLE_LABELS.get(name, name))
+
+
 # Roles that may learn allocations. Everyone else is blinded.
 UNBLINDED_ROLES = frozenset({UNBLINDED_STATISTICIAN, DSMB})
+
+# What makes a role unblinded is what it may do, not its name: a group holding
+# any of these permissions sees arms (or the seed that makes them), so it is
+# granted only by two people (people.services) and its holders confirm a second
+# factor at log-in (trial.middleware). Code-breaks ask for one at the break.
+UNBLINDING_PERMISSIONS = frozenset({"randomization.view_arm", "randomization.manage_lists"})
+SECOND_FACTOR_PERMISSIONS = UNBLINDING_PERMISSIONS
+
+# Permissions that amount to superuser (Django documents it for change_user):
+# with them anyone can give anyone, themselves included, any role. No role holds
+# them; people are managed on the people pages (people.manage_people), which
+# enforce the two-person rule, and the Django admin's user, group and device
+# pages are for superusers only. A system check fails if a group holds one.
+ESCALATION_PERMISSIONS = frozenset(
+    {
+        f"{app}.{action}_{model}"
+        for app, model in (
+            ("auth", "user"),
+            ("auth", "group"),
+            ("auth", "permission"),
+            ("otp_totp", "totpdevice"),
+        )
+        for action in ("add", "change", "delete", "view")
+        if not (app == "auth" and model in {"group", "permission"} and action == "view")
+    }
+    | {"trial.add_userprofile", "trial.change_userprofile", "trial.delete_userprofile"}
+)
+
+# Roles whose holders use the Django admin (reference data: sites, consent forms).
+STAFF_ROLES = frozenset({DATA_MANAGER})
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     RESEARCH_NURSE: [
@@ -74,6 +109,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "analysis.view_open_report",
     ],
     UNBLINDED_STATISTICIAN: [
+        "people.approve_unblinded_role",
         "trial.view_participant",
         "randomization.manage_lists",
         "randomization.view_arm",
@@ -83,6 +119,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "analysis.export_data",
     ],
     DSMB: [
+        "people.approve_unblinded_role",
         "randomization.view_arm",
         "followup.view_adherence",
         "analysis.view_dashboard",
@@ -107,13 +144,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "trial.view_consentformversion",
         "trial.add_consentformversion",
         "trial.change_consentformversion",
-        "trial.view_userprofile",
-        "trial.add_userprofile",
-        "trial.change_userprofile",
-        "auth.view_user",
-        "auth.add_user",
-        "auth.change_user",
-        "auth.view_group",
+        "people.manage_people",
     ],
 }
 

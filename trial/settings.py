@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_ratelimit",
     "trial",
+    "people",
     "questionnaires",
     "randomization",
     "followup",
@@ -217,6 +218,20 @@ RANDOMIZATION_KEYS = env.list("RANDOMIZATION_KEYS", default=[])
 # never the same value: whoever holds the database cannot re-seal a rewritten
 # trail. Empty in local development: a key file .audit.key is made.
 AUDIT_KEYS = env.list("AUDIT_KEYS", default=[])
+# The audit chain's head recorded outside the database (trial/anchor.py), daily
+# and by manage.py audit_anchor: only such a record shows a trail deleted whole
+# or swapped for an older genuine copy. A JSON line appended to
+# AUDIT_ANCHOR_DIR/audit-anchors.jsonl (put it on storage the database's owner
+# cannot write; empty: no file) and e-mailed to AUDIT_ANCHOR_EMAILS (e.g. the
+# sponsor's mailbox). With AUDIT_TSA_URL an RFC 3161 time-stamping authority signs
+# each record; AUDIT_TSA_CERT (PEM: the TSA's certificate and chain to its root)
+# lets verify_audit check those signatures.
+AUDIT_ANCHOR_DIR = env.str(
+    "AUDIT_ANCHOR_DIR", default=str(BASE_DIR / "audit-anchors") if DEBUG else ""
+)
+AUDIT_ANCHOR_EMAILS = env.list("AUDIT_ANCHOR_EMAILS", default=[])
+AUDIT_TSA_URL = env.str("AUDIT_TSA_URL", default="")
+AUDIT_TSA_CERT = env.str("AUDIT_TSA_CERT", default="")
 PACK_CODE_FORMAT = env.str("PACK_CODE_FORMAT", default="{number:03d}")
 # Questionnaires: licensed wording from a content pack (a JSON file installed
 # per deployment; questionnaires/content_packs/example.json shows the format),
@@ -240,6 +255,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-downloads": {
         "task": "analysis.tasks.purge_expired_files",
         "schedule": crontab(hour=3, minute=30),
+    },
+    "anchor-audit-chain": {
+        "task": "trial.tasks.anchor_audit_chain",
+        "schedule": crontab(hour=2, minute=45),
     },
 }
 

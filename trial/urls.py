@@ -32,6 +32,17 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    # The link in an invitation or password e-mail (people.services): choose a password.
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        login_not_required(auth_views.PasswordResetConfirmView.as_view()),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/reset/done/",
+        login_not_required(auth_views.PasswordResetCompleteView.as_view()),
+        name="password_reset_complete",
+    ),
     path("participants/", views.participant_list, name="participant_list"),
     path("participants/<str:study_id>/", views.participant_detail, name="participant_detail"),
     path("participants/<str:study_id>/baseline/", views.baseline_edit, name="baseline_edit"),
@@ -42,6 +53,7 @@ urlpatterns = [
     path("screening/<int:pk>/decline/", views.screening_decline, name="screening_decline"),
     path("audit/", views.audit_trail, name="audit_trail"),
     path("audit/export.csv", views.audit_trail_csv, name="audit_trail_csv"),
+    path("", include("people.urls")),
     path("", include("randomization.urls")),
     path("", include("questionnaires.urls")),
     path("", include("followup.urls")),

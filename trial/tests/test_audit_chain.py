@@ -325,6 +325,7 @@ def test_upgrade_numbers_and_seals_the_earlier_chain(legacy_intact):
     executor.migrate([before])
     old_apps = executor.loader.project_state([before]).apps
     OldEvent = old_apps.get_model("trial", "AuditEvent")
+    OldEvent.objects.all().delete()  # a database from before: only earlier-scheme lines
     previous = legacy.LEGACY_GENESIS
     for number in range(5):
         line = OldEvent(

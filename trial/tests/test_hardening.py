@@ -88,3 +88,42 @@ def test_content_security_policy_forbids_inline_scripts(client, nurse):
     assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
     assert "frame-ancestors 'none'" in policy
     assert "<script>" not in response.content.decode()  # no inline scripts to break it
+
+
+class TestSecondFactorByPermission:
+    """Required by what a person may do, not by the name of their group."""
+
+    def test_view_arm_held_directly_requires_it(self, client, site):
+        from django.contrib.auth.models import Permission
+
+        from conftest import make_user
+
+        user = make_user("odd", "research_nurse", sites=[site])
+        user.user_permissions.add(Permission.objects.get(codename="view_arm"))
+        client.post(reverse("login"), {"username": "odd", "password": TEST_PASSWORD})
+        response = client.get(reverse("participant_list"))
+        assert response.status_code == 302 and response["Location"].startswith(
+            reverse("two_factor")
+        )
+
+    def test_a_role_with_another_name_that_sees_arms_requires_it(self, client, site):
+        from django.contrib.auth.models import Group, Permission
+
+        from conftest import make_user
+
+        pharmacy = Group.objects.create(name="pharmacy")
+        pharmacy.permissions.add(Permission.objects.get(codename="manage_lists"))
+        make_user("pharmacist", "pharmacy", all_sites=True)
+        client.post(reverse("login"), {"username": "pharmacist", "password": TEST_PASSWORD})
+        response = client.get(reverse("list_fingerprints"))
+        assert response["Location"].startswith(reverse("two_factor"))
+
+    def test_superusers_require_it(self, client, site):
+        from conftest import make_user
+
+        make_user("root", None, is_superuser=True, is_staff=True)
+        client.post(reverse("login"), {"username": "root", "password": TEST_PASSWORD})
+        for page in (reverse("home"), reverse("admin:index")):
+            response = client.get(page)
+            assert response.status_code == 302, page
+            assert response["Location"].startswith(reverse("two_factor")), page

@@ -417,6 +417,7 @@ def test_roles_sync_is_idempotent():
     assert nurse_group.permissions.filter(codename="screen_patient").exists()
     dsmb_permissions = Group.objects.get(name="dsmb").permissions.values_list("codename", flat=True)
     assert sorted(dsmb_permissions) == [
+        "approve_unblinded_role",
         "view_adherence",
         "view_arm",
         "view_dashboard",
