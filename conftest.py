@@ -33,7 +33,6 @@ TEST_RANDOMIZATION_KEY = "kZm3R2mQ3yq1mZ8b2f2m2yQ3b9k2r8r0m6t5w4u3v2s="
 TEST_AUDIT_KEY = "test-audit-key-not-secret-0123456789abcdef"
 
 
-
 def pytest_configure(config):
     # Keys outside the database, for the whole run: the test database is built, and
     # its roles' permissions audited, before any fixture runs. Tests that need other
@@ -42,6 +41,7 @@ def pytest_configure(config):
 
     settings.RANDOMIZATION_KEYS = [TEST_RANDOMIZATION_KEY]
     settings.AUDIT_KEYS = [TEST_AUDIT_KEY]
+
 
 # Playwright's sync API runs an event loop in the test thread; Django's guard
 # against ORM calls from async contexts would otherwise refuse the live server.

@@ -85,9 +85,7 @@ def _unblinding_q(prefix: str = "permissions__"):
     query = Q(pk__in=[])
     for name in UNBLINDING_PERMISSIONS:
         app_label, codename = name.split(".", 1)
-        query |= Q(
-            **{f"{prefix}content_type__app_label": app_label, f"{prefix}codename": codename}
-        )
+        query |= Q(**{f"{prefix}content_type__app_label": app_label, f"{prefix}codename": codename})
     return query
 
 

@@ -28,9 +28,7 @@ def requires_second_factor(user) -> bool:
 
 
 def needs_second_factor(user) -> bool:
-    return (
-        settings.TWO_FACTOR_ENFORCED and requires_second_factor(user) and not user.is_verified()
-    )
+    return settings.TWO_FACTOR_ENFORCED and requires_second_factor(user) and not user.is_verified()
 
 
 class TwoFactorMiddleware:

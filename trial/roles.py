@@ -25,6 +25,7 @@ ROLE_LABELS = {
     DATA_MANAGER: _("Data manager"),
 }
 
+
 def role_label(name: str) -> str:
     """A role's name for people (a role added later without a label shows its name)."""
     return str(ROLE_LABELS.get(name, name))
