@@ -88,15 +88,27 @@ def demo_users(*, password: str) -> list:
 
 # A fixed authenticator key for the demo's unblinded users, so the demo can be
 # walked without a phone: `manage.py totp_code dsmb` prints the current code
-# (DEBUG only). Real users enrol their own authenticator with a QR code.
+# (DEBUG only). Real users enrol their own authenticator with a QR code. The key
+# is published here, so with DEBUG off nobody gets it (and whoever already holds
+# it loses it); the system check trial.E001 fails while any device has it.
 DEMO_TOTP_KEY = "3132333435363738393031323334353637383930"
+DEMO_AUTHENTICATOR = "demo authenticator"
+NO_DEMO_AUTHENTICATOR = (
+    "DEBUG is off: the statistician and DSMB demo users get no demo authenticator; "
+    "each enrols their own authenticator app (QR code) at their first log-in."
+)
 
 
 def _demo_authenticator(user) -> None:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    if not settings.DEBUG:
+        # Deleted one by one, so each removal is audited (people.signals).
+        for device in TOTPDevice.objects.filter(user=user, key__iexact=DEMO_TOTP_KEY):
+            device.delete()
+        return
     TOTPDevice.objects.get_or_create(
-        user=user, name="demo authenticator", defaults={"key": DEMO_TOTP_KEY, "confirmed": True}
+        user=user, name=DEMO_AUTHENTICATOR, defaults={"key": DEMO_TOTP_KEY, "confirmed": True}
     )
 
 
@@ -113,8 +125,9 @@ def _demo_consent_forms() -> list[ConsentFormVersion]:
 @transaction.atomic
 def seed_demo(*, password: str, participants: int = 40, today: date | None = None) -> DemoSummary:
     users = demo_users(password=password)
+    notes = [] if settings.DEBUG else [NO_DEMO_AUTHENTICATOR]
     if participants <= 0:
-        return DemoSummary(users=len(users), screened=0, participants=0, steps=[])
+        return DemoSummary(users=len(users), screened=0, participants=0, steps=notes)
     today = today or timezone.localdate()
     site = Site.objects.get(code=DEMO_SITE_CODE)
     if not Screening.objects.filter(site=site).exists():
@@ -122,7 +135,7 @@ def seed_demo(*, password: str, participants: int = 40, today: date | None = Non
     # Later apps add their own demo steps (settings.DEMO_STEPS), so this
     # module never imports them; each step is idempotent.
     rng = random.Random(2019)  # noqa: S311 - demo values, not security
-    steps = [import_string(path)(today=today, rng=rng) for path in settings.DEMO_STEPS]
+    steps = notes + [import_string(path)(today=today, rng=rng) for path in settings.DEMO_STEPS]
     return DemoSummary(
         users=len(users),
         screened=Screening.objects.filter(site=site).count(),
