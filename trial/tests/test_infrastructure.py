@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import threading
 
 import pytest
 from django.conf import settings
@@ -38,6 +39,44 @@ def test_celery_is_eager_without_a_broker():
     if not os.environ.get("REDIS_URL"):
         assert settings.CELERY_TASK_ALWAYS_EAGER is True
         assert app.conf.task_always_eager is True
+    else:
+        # With a broker the site queues tasks for the worker (the test session makes
+        # app.conf eager itself, see conftest._celery_eager; the settings are not).
+        assert settings.CELERY_TASK_ALWAYS_EAGER is False
+        assert os.environ["REDIS_URL"] == settings.CELERY_BROKER_URL
+        assert os.environ["REDIS_URL"] == settings.CELERY_RESULT_BACKEND
+
+
+def test_a_task_travels_through_redis_and_back():
+    url = os.environ.get("REDIS_URL", "")
+    require_component(bool(url), "Redis (set REDIS_URL)")
+    from celery.contrib.testing.worker import start_worker
+    from celery.result import EagerResult
+
+    from trial.celery import app
+
+    @app.task(bind=True, name="trial.tests.test_infrastructure.where_it_ran")
+    def where_it_ran(self, number):
+        return {
+            "double": number * 2,
+            "eager": bool(self.request.is_eager),
+            "thread": threading.get_ident(),
+            "queue": (self.request.delivery_info or {}).get("routing_key"),
+        }
+
+    assert app.conf.broker_url == url
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
+            result = where_it_ran.delay(21)
+            assert not isinstance(result, EagerResult)  # queued, not run in this thread
+            answer = result.get(timeout=30)
+    finally:
+        app.conf.task_always_eager = True
+    # Run by the worker's own thread, delivered from the broker's default queue.
+    assert answer.pop("thread") != threading.get_ident()
+    assert answer == {"double": 42, "eager": False, "queue": "celery"}
+    assert result.state == "SUCCESS"
 
 
 @pytest.mark.django_db
