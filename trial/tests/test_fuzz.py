@@ -4,7 +4,7 @@ message and changes nothing."""
 import pytest
 from django.test import Client
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from questionnaires.models import Response
@@ -153,7 +153,47 @@ def test_psqi_form_never_errors(nurse, make_participant):
     check()
 
 
+CLINICAL_APPS = ("trial", "questionnaires", "randomization", "followup", "analysis")
+
+
+def _clinical_row_counts() -> dict[str, int]:
+    """Rows in every table of the clinical apps, history and audit trail included."""
+    from django.apps import apps
+
+    return {
+        model._meta.label: model._default_manager.count()
+        for label in CLINICAL_APPS
+        for model in apps.get_app_config(label).get_models()
+    }
+
+
+class _RolledBack(Exception):
+    """Raised to undo a real import once its effect has been measured."""
+
+
+def _import_and_roll_back(folder) -> dict[str, int]:
+    """Run the real import, then undo it: how many rows it added, per table.
+
+    The import needs a database without clinical data, so each fuzzed file must
+    find the same empty one."""
+    from django.core.management import call_command
+    from django.db import transaction
+
+    before = _clinical_row_counts()
+    try:
+        with transaction.atomic():
+            call_command("import_trial_data", str(folder), "--user", "datamanager")
+            after = _clinical_row_counts()
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    assert _clinical_row_counts() == before
+    return {name: after[name] - before[name] for name in before if after[name] != before[name]}
+
+
 def test_import_never_crashes_and_writes_nothing_when_refused(tmp_path, datamanager):
+    import re
+
     from django.core.management import CommandError, call_command
 
     from analysis.interchange import file_columns
@@ -163,29 +203,69 @@ def test_import_never_crashes_and_writes_nothing_when_refused(tmp_path, datamana
         "excl_severe_disease,excl_medication,excl_mlt_allergy,excl_other_trial,"
         "excl_unwilling,consented,study_id"
     )
+    columns = header.split(",")
     cells = ["S1", "2024-01-05", "50", "0", "0", "0", "0", "0", "0", "0", "0", "0", ""]
+    folder = tmp_path / "data"
+
+    def write_files(row: list[str]) -> None:
+        folder.mkdir(exist_ok=True)
+        for name, file_cols in file_columns().items():
+            (folder / name).write_text(",".join(c.name for c in file_cols) + "\n")
+        (folder / "screening.csv").write_text(header + "\n" + ",".join(row) + "\n")
+
+    # The valid file really imports: one screening, with its history and audit line.
+    write_files(cells)
+    added = _import_and_roll_back(folder)
+    assert added["trial.Screening"] == 1
+    assert added["trial.HistoricalScreening"] == 1
+    assert added["trial.AuditEvent"] >= 1
 
     @FUZZ
     @given(st.integers(min_value=0, max_value=len(cells) - 1), junk)
+    @example(column=0, value="S2")  # valid: the real import writes it
+    @example(column=2, value="17")  # under age, yet excl_age says 0
+    @example(column=11, value="1")  # consented without a study id
+    @example(column=12, value="MLT-001")  # a study id without consent
+    @example(column=1, value="\x00")
+    @example(column=2, value='"50')  # an opening quote swallows the separators after it
+    @example(column=4, value='0"')
     def check(column, value):
         row = list(cells)
         row[column] = value.replace(",", ";").replace("\n", " ").replace("\r", " ")
-        folder = tmp_path / "data"
-        folder.mkdir(exist_ok=True)
-        for name, columns in file_columns().items():
-            (folder / name).write_text(",".join(c.name for c in columns) + "\n")
-        (folder / "screening.csv").write_text(header + "\n" + ",".join(row) + "\n")
-        before = Screening.objects.count()
+        write_files(row)
+        before = _clinical_row_counts()
         try:
             call_command("import_trial_data", str(folder), "--user", "datamanager", "--dry-run")
         except CommandError as error:
-            assert "row 1" in str(error) or "Nothing was imported" in str(error)
-            assert Screening.objects.count() == before
-            outcomes.append("refused")
+            refused = str(error)
         else:
+            refused = ""
+        assert _clinical_row_counts() == before
+        if not refused:
+            # Valid after all: the real import writes it (undone for the next example).
+            assert _import_and_roll_back(folder)["trial.Screening"] == 1
             outcomes.append("valid")
+            return
+        # Refused: the real import refuses the same way and writes nothing at all.
+        with pytest.raises(CommandError) as real:
+            call_command("import_trial_data", str(folder), "--user", "datamanager")
+        assert str(real.value) == refused
+        assert _clinical_row_counts() == before
+        head, *problems = refused.splitlines()
+        assert head.startswith("Nothing was imported:")
+        assert problems
+        for problem in problems:
+            # Each problem names the file, the data row and the column; only a row
+            # whose cells do not line up with the header (a quote) has no one column.
+            named = re.match(r"screening\.csv row 1(?:, column (\w+))?: (.*)", problem)
+            assert named, problem
+            column_named, message = named.groups()
+            if column_named is None:
+                assert re.fullmatch(r"has \d+ cells, the header has 13", message), problem
+            else:
+                assert column_named in columns, problem
+        outcomes.append("refused")
 
     outcomes: list[str] = []
     check()
-    # The valid file itself imports (dry run), so the fuzzing exercised both paths.
-    assert "refused" in outcomes
+    assert {"valid", "refused"} <= set(outcomes)
