@@ -32,9 +32,15 @@ class AnalysisRun(models.Model):
     )
     requested_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Open (pooled) runs keep their result, figures and data hash as they are. A
+    # closed run's are by arm — and its data hash, over data with the arm column,
+    # could be matched by trying arm vectors while the trial is small — so they
+    # are kept only in ``sealed_payload``, encrypted with the randomization keys
+    # (``randomization.unblinded.open_closed_run`` opens them for the DSMB).
     data_sha256 = models.CharField(max_length=64, blank=True)
     result = models.JSONField(default=dict, blank=True)
     figures = models.JSONField(default=dict, blank=True)
+    sealed_payload = models.TextField(blank=True)
     error = models.TextField(blank=True)
 
     class Meta:
@@ -68,6 +74,8 @@ class ReportFile(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)
     content = models.BinaryField(blank=True)
+    # A closed report's PDF shows results by arm: its content is encrypted.
+    sealed = models.BooleanField(default=False)
     filename = models.CharField(max_length=200, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
@@ -98,6 +106,8 @@ class DataExport(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)
     content = models.BinaryField(blank=True)
+    # An unblinded export's zip holds every arm: its content is encrypted.
+    sealed = models.BooleanField(default=False)
     filename = models.CharField(max_length=200, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"

@@ -15,6 +15,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from randomization.crypto import seal_bytes, seal_document
+
 from .models import AnalysisRun, ReportFile, Status
 
 
@@ -49,32 +51,51 @@ def compute_analysis(run_id: int) -> str:
             progress=_progress(AnalysisRun, run_id),
         )
         figures = figures_by_language(result)
-    except Exception:  # noqa: BLE001 - the failure is shown on the page, not lost
+    except Exception as error:  # noqa: BLE001 - the failure is shown on the page, not lost
         AnalysisRun.objects.filter(pk=run_id).update(
-            status=Status.FAILED, error=traceback.format_exc()[-4000:], finished_at=timezone.now()
+            status=Status.FAILED,
+            error=_failure(error, closed=run.kind == AnalysisRun.Kind.CLOSED),
+            finished_at=timezone.now(),
         )
         raise
+    if run.kind == AnalysisRun.Kind.CLOSED:
+        stored = {
+            "sealed_payload": seal_document(
+                {"result": result, "figures": figures, "data_sha256": result["data_sha256"]}
+            )
+        }
+    else:
+        stored = {"result": result, "figures": figures, "data_sha256": result["data_sha256"]}
     AnalysisRun.objects.filter(pk=run_id).update(
-        status=Status.DONE,
-        progress=100,
-        step="",
-        result=result,
-        figures=figures,
-        data_sha256=result["data_sha256"],
-        finished_at=timezone.now(),
+        status=Status.DONE, progress=100, step="", finished_at=timezone.now(), **stored
     )
-    return result["data_sha256"]
+    # The task's return value lands in the result backend (Redis): nothing by arm.
+    return "done"
+
+
+def _failure(error: BaseException, *, closed: bool) -> str:
+    """What a failed run's page shows. A closed run's traceback may hold values by
+    arm (its locals are the DSMB's data), so only the kind of error is kept; the
+    worker's log has the rest."""
+    if closed:
+        return f"{type(error).__name__} (details in the worker's log)"
+    return traceback.format_exc()[-4000:]
 
 
 @shared_task(time_limit=600, soft_time_limit=540)
 def generate_report(report_id: int) -> str:
     from weasyprint import HTML
 
-    report = ReportFile.objects.select_related("run").get(pk=report_id)
+    from randomization import unblinded
+
+    report = ReportFile.objects.select_related("run", "requested_by").get(pk=report_id)
     update = _progress(ReportFile, report_id)
     ReportFile.objects.filter(pk=report_id).update(status=Status.RUNNING, progress=10)
     run = report.run
+    closed = run.kind == AnalysisRun.Kind.CLOSED
     try:
+        if closed:
+            unblinded.open_closed_run(run, user=report.requested_by)
         with translation.override(report.language):
             update(30)
             html = render_to_string(
@@ -83,15 +104,15 @@ def generate_report(report_id: int) -> str:
                     "run": run,
                     "report": run.result,
                     "figures": run.figures_for(report.language),
-                    "closed": run.kind == AnalysisRun.Kind.CLOSED,
+                    "closed": closed,
                     "generated": timezone.now(),
                 },
             )
             update(60)
             pdf = HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
-    except Exception:  # noqa: BLE001 - shown on the page
+    except Exception as error:  # noqa: BLE001 - shown on the page
         ReportFile.objects.filter(pk=report_id).update(
-            status=Status.FAILED, error=traceback.format_exc()[-4000:]
+            status=Status.FAILED, error=_failure(error, closed=closed)
         )
         raise
     cut = run.result.get("data_cut", "")
@@ -99,7 +120,8 @@ def generate_report(report_id: int) -> str:
     ReportFile.objects.filter(pk=report_id).update(
         status=Status.DONE,
         progress=100,
-        content=pdf,
+        content=seal_bytes(pdf) if closed else pdf,
+        sealed=closed,
         filename=filename,
         expires_at=timezone.now() + timedelta(days=settings.REPORT_RETENTION_DAYS),
     )
@@ -140,9 +162,9 @@ def build_export(export_id: int) -> str:
                 for path in sorted(directory.iterdir()):
                     archive.write(path, path.name)
             content = buffer.getvalue()
-    except Exception:  # noqa: BLE001 - shown on the page
+    except Exception as error:  # noqa: BLE001 - shown on the page
         DataExport.objects.filter(pk=export_id).update(
-            status=Status.FAILED, error=traceback.format_exc()[-4000:]
+            status=Status.FAILED, error=_failure(error, closed=export.unblinded)
         )
         raise
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
@@ -151,7 +173,8 @@ def build_export(export_id: int) -> str:
     DataExport.objects.filter(pk=export_id).update(
         status=Status.DONE,
         progress=100,
-        content=content,
+        content=seal_bytes(content) if export.unblinded else content,
+        sealed=export.unblinded,
         filename=filename,
         expires_at=timezone.now() + timedelta(days=settings.REPORT_RETENTION_DAYS),
     )

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from questionnaires.models import VisitCode
+from randomization import unblinded
 from trial.audit import audit_event
 
 from . import services
@@ -31,6 +32,8 @@ def _population(request) -> str:
 def _page(request, kind: str, template: str):
     population = _population(request)
     run = services.latest_run(kind=kind, population=population)
+    if run is not None and kind == AnalysisRun.Kind.CLOSED:
+        unblinded.open_closed_run(run, user=request.user)
     pending = (
         AnalysisRun.objects.filter(
             kind=kind, population=population, status__in=[Status.QUEUED, Status.RUNNING]
@@ -127,15 +130,19 @@ def report_status(request: HttpRequest, pk: int) -> JsonResponse:
 def report_download(request: HttpRequest, pk: int) -> HttpResponse:
     report = get_object_or_404(ReportFile.objects.select_related("run"), pk=pk, status=Status.DONE)
     _check_kind(request.user, report.run.kind)
-    if report.expires_at and report.expires_at < timezone.now():
+    if report.expires_at and report.expires_at < timezone.now() or not report.content:
         raise Http404
+    if report.run.kind == AnalysisRun.Kind.CLOSED:
+        content = unblinded.open_closed_report(report, user=request.user)
+    else:
+        content = bytes(report.content)
     audit_event(
         user=request.user,
         model="analysis.ReportFile",
         object_id=report.pk,
         summary=f"Report downloaded: {report.filename}",
     )
-    response = HttpResponse(bytes(report.content), content_type="application/pdf")
+    response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{report.filename}"'
     response["Cache-Control"] = "no-store"
     return response
@@ -185,13 +192,18 @@ def export_download(request: HttpRequest, pk: int) -> HttpResponse:
     export = get_object_or_404(DataExport, pk=pk, requested_by=request.user, status=Status.DONE)
     if (export.expires_at and export.expires_at < timezone.now()) or not export.content:
         raise Http404
+    # Re-checked now: asking for it once is no licence to fetch it after losing the right.
+    if export.unblinded:
+        content = unblinded.open_unblinded_export(export, user=request.user)
+    else:
+        content = bytes(export.content)
     audit_event(
         user=request.user,
         model="analysis.DataExport",
         object_id=export.pk,
         summary=f"Export downloaded: {export.filename}",
     )
-    response = HttpResponse(bytes(export.content), content_type="application/zip")
+    response = HttpResponse(content, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     response["Cache-Control"] = "no-store"
     return response

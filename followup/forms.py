@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from trial.forms import DateInput, yes_no_field
+from trial.forms import DateInput, VersionField, yes_no_field
 
 from .models import (
     SAE_CRITERIA,
@@ -140,6 +140,9 @@ class ContactDetailsForm(forms.Form):
     )
     best_time = forms.CharField(label=_("Best time to call"), required=False, max_length=100)
     reason = forms.CharField(label=_("Reason for change"), required=False)
+    version = VersionField()
+
+    FIELDS = ("phone", "alternative_phone", "best_time")
 
     def __init__(self, *args, correcting=False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -152,8 +155,12 @@ class ContactDetailsForm(forms.Form):
             "alternative_phone",
             "best_time",
             *(["reason"] if correcting else []),
+            "version",
             submit=_("Save"),
         )
+
+    def details_data(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.FIELDS}
 
 
 class AdverseEventForm(forms.Form):
@@ -176,6 +183,7 @@ class AdverseEventForm(forms.Form):
     action_taken = forms.ChoiceField(label=_("Action taken"), choices=ActionTaken.choices)
     outcome = forms.ChoiceField(label=_("Outcome"), choices=AEOutcome.choices)
     reason = forms.CharField(label=_("Reason for change"), required=False)
+    version = VersionField()
 
     def __init__(self, *args, correcting=False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -200,11 +208,12 @@ class AdverseEventForm(forms.Form):
                 css_class="row",
             ),
             *(["reason"] if correcting else []),
+            "version",
             submit=_("Save the adverse event"),
         )
 
     def event_data(self) -> dict:
-        data = {k: self.cleaned_data[k] for k in self.fields if k != "reason"}
+        data = {k: self.cleaned_data[k] for k in self.fields if k not in {"reason", "version"}}
         data["sae_criteria"] = list(data["sae_criteria"])
         return data
 

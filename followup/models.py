@@ -172,8 +172,12 @@ class PhoneInterview(models.Model):
     remained_blind = models.BooleanField(
         _("I did not learn the participant's allocation during this call")
     )
-    unblinding_note = models.TextField(_("how the allocation became known"), blank=True)
-    history = HistoricalRecords()
+    # The assessor's own words on how they learned the allocation may name the
+    # arm ("she is on placebo"): kept encrypted with the randomization keys, out
+    # of the history and so out of the audit trail the blinded data manager reads
+    # (randomization.unblinded.interview_unblinding_note opens it).
+    unblinding_note_token = models.TextField(_("how the allocation became known"), blank=True)
+    history = HistoricalRecords(excluded_fields=["unblinding_note_token"])
 
     class Meta:
         verbose_name = _("telephone interview")
@@ -183,7 +187,7 @@ class PhoneInterview(models.Model):
                 condition=Q(ended_at__gte=models.F("started_at")), name="interview_ends_after_start"
             ),
             models.CheckConstraint(
-                condition=Q(remained_blind=True) | ~Q(unblinding_note=""),
+                condition=Q(remained_blind=True) | ~Q(unblinding_note_token=""),
                 name="interview_unblinding_explained",
             ),
         ]

@@ -118,6 +118,19 @@ def assessor_excluded(*, participant, user) -> bool:
     return AssessorExclusion.objects.filter(participant=participant, assessor=user).exists()
 
 
+def assessor_exclusion_refusal(*, participant, user) -> str:
+    """An assessor who learned this participant's arm is barred from them everywhere
+    (their calls and questionnaires go to another assessor). Only assessors are
+    ever excluded, so nobody else pays the query."""
+    if not user.has_perm("followup.conduct_interview"):
+        return ""
+    if assessor_excluded(participant=participant, user=user):
+        from .services import ASSESSOR_EXCLUDED
+
+        return str(ASSESSOR_EXCLUDED)
+    return ""
+
+
 def adverse_events_of(*, participant) -> QuerySet[AdverseEvent]:
     return AdverseEvent.objects.filter(participant=participant).select_related("reviewed_by")
 

@@ -17,10 +17,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from randomization.crypto import seal_document
 from trial import record_text
 from trial.audit import audit_event
+from trial.locks import lock_first, lock_one, lock_rows
 from trial.models import Participant, ParticipantStatus
+from trial.selectors import check_participant_access
 from trial.services import participant_status_set
+from trial.text import optional_text, required_text
+from trial.versions import check_unchanged, state_of, token_for
 
 from . import windows
 from .models import (
@@ -154,11 +159,7 @@ def visits_schedule(*, participant: Participant, procedure_date: date, by) -> li
     for definition in schedule().visits:
         if definition.months == 0:
             continue  # baseline is the enrolment itself, before the procedure
-        visit = (
-            Visit.objects.select_for_update()
-            .filter(participant=participant, code=definition.code)
-            .first()
-        )
+        visit = lock_first(Visit.objects.filter(participant=participant, code=definition.code))
         if visit is None:
             visit = Visit(participant=participant, code=definition.code)
         elif visit.status in _TERMINAL:
@@ -224,16 +225,18 @@ def visit_complete(*, visit: Visit, done_on: date, by, out_of_window_reason: str
     """Close a visit as done (or done out of window, flagged, with a reason)."""
     if not (by.has_perm("followup.record_visit") or by.has_perm("followup.conduct_interview")):
         raise PermissionDenied
+    check_participant_access(participant=visit.participant, user=by)
     errors: dict[str, list] = {}
     if done_on > timezone.localdate():
         errors["done_on"] = [DONE_IN_FUTURE]
     out_of_window = not (visit.window_opens <= done_on <= visit.window_closes)
-    if out_of_window and not out_of_window_reason.strip():
+    out_of_window_reason = optional_text(out_of_window_reason, field="out_of_window_reason")
+    if out_of_window and not out_of_window_reason:
         errors["out_of_window_reason"] = [OUT_OF_WINDOW_REASON_REQUIRED]
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        locked = Visit.objects.select_for_update().select_related("participant").get(pk=visit.pk)
+        locked = lock_one(Visit.objects.filter(pk=visit.pk).select_related("participant"))
         if locked.status in (
             VisitStatus.DONE,
             VisitStatus.DONE_OUT_OF_WINDOW,
@@ -245,12 +248,12 @@ def visit_complete(*, visit: Visit, done_on: date, by, out_of_window_reason: str
             names = ", ".join(_instrument_name(key) for key in outstanding)
             raise ValidationError(INSTRUMENTS_OUTSTANDING % {"list": names})
         locked.done_on = done_on
-        locked.out_of_window_reason = out_of_window_reason.strip() if out_of_window else ""
+        locked.out_of_window_reason = out_of_window_reason if out_of_window else ""
         _set_status(
             locked,
             VisitStatus.DONE_OUT_OF_WINDOW if out_of_window else VisitStatus.DONE,
             by=by,
-            reason=out_of_window_reason.strip(),
+            reason=out_of_window_reason,
         )
         locked.save()
     return locked
@@ -259,14 +262,14 @@ def visit_complete(*, visit: Visit, done_on: date, by, out_of_window_reason: str
 def visit_mark_missed(*, visit: Visit, reason: str, by) -> Visit:
     if not by.has_perm("followup.record_visit"):
         raise PermissionDenied
-    if not reason.strip():
-        raise ValidationError({"reason": [MISSED_REASON_REQUIRED]})
+    check_participant_access(participant=visit.participant, user=by)
+    reason = required_text(reason, field="reason", message=MISSED_REASON_REQUIRED)
     with transaction.atomic():
-        locked = Visit.objects.select_for_update().get(pk=visit.pk)
+        locked = lock_one(Visit.objects.filter(pk=visit.pk))
         if locked.status not in OPEN_STATUSES:
             raise ValidationError(VISIT_CLOSED % {"status": locked.get_status_display()})
-        locked.missed_reason = reason.strip()
-        _set_status(locked, VisitStatus.MISSED, by=by, reason=reason.strip())
+        locked.missed_reason = reason
+        _set_status(locked, VisitStatus.MISSED, by=by, reason=reason)
         locked.save()
     return locked
 
@@ -283,6 +286,8 @@ def contact_attempt_record(
     """Log one call attempt; say whether the failed attempts now suggest 'missed'."""
     if not (by.has_perm("followup.conduct_interview") or by.has_perm("followup.record_visit")):
         raise PermissionDenied
+    check_participant_access(participant=visit.participant, user=by)
+    note = optional_text(note, field="note")
     errors: dict[str, list] = {}
     if attempted_at > timezone.now():
         errors["attempted_at"] = [ATTEMPT_IN_FUTURE]
@@ -296,7 +301,7 @@ def contact_attempt_record(
             attempted_at=attempted_at,
             outcome=outcome,
             call_back_at=call_back_at if outcome == ContactOutcome.CALL_BACK else None,
-            note=note.strip(),
+            note=note,
             by=by,
         )
         attempt._history_user = by
@@ -326,22 +331,24 @@ def interview_record(
     (the DSMB report counts it) and later calls go to another assessor."""
     if not by.has_perm("followup.conduct_interview"):
         raise PermissionDenied
+    check_participant_access(participant=visit.participant, user=by)
     errors: dict[str, list] = {}
     if ended_at < started_at:
         errors["ended_at"] = [CALL_ENDS_BEFORE_START]
     if started_at > timezone.now():
         errors["started_at"] = [CALL_IN_FUTURE]
-    if not remained_blind and not unblinding_note.strip():
+    unblinding_note = optional_text(unblinding_note, field="unblinding_note")
+    disruption_note = optional_text(disruption_note, field="disruption_note")
+    out_of_window_reason = optional_text(out_of_window_reason, field="out_of_window_reason")
+    if not remained_blind and not unblinding_note:
         errors["unblinding_note"] = [UNBLINDING_NOTE_REQUIRED]
     call_day = timezone.localtime(started_at).date()
-    if not (visit.window_opens <= call_day <= visit.window_closes) and not (
-        out_of_window_reason.strip()
-    ):
+    if not (visit.window_opens <= call_day <= visit.window_closes) and not out_of_window_reason:
         errors["out_of_window_reason"] = [OUT_OF_WINDOW_REASON_REQUIRED]
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        locked = Visit.objects.select_for_update().select_related("participant").get(pk=visit.pk)
+        locked = lock_one(Visit.objects.filter(pk=visit.pk).select_related("participant"))
         if locked.status not in OPEN_STATUSES and locked.status != VisitStatus.MISSED:
             raise ValidationError(VISIT_CLOSED % {"status": locked.get_status_display()})
         if AssessorExclusion.objects.filter(participant=locked.participant, assessor=by).exists():
@@ -352,9 +359,9 @@ def interview_record(
             started_at=started_at,
             ended_at=ended_at,
             disrupted=disrupted,
-            disruption_note=disruption_note.strip() if disrupted else "",
+            disruption_note=disruption_note if disrupted else "",
             remained_blind=remained_blind,
-            unblinding_note="" if remained_blind else unblinding_note.strip(),
+            unblinding_note_token="" if remained_blind else seal_document(unblinding_note),
         )
         interview._history_user = by
         interview.save()
@@ -372,7 +379,7 @@ def interview_record(
         if not _outstanding_instruments(locked):
             out_of_window = not (locked.window_opens <= call_day <= locked.window_closes)
             locked.done_on = call_day
-            locked.out_of_window_reason = out_of_window_reason.strip() if out_of_window else ""
+            locked.out_of_window_reason = out_of_window_reason if out_of_window else ""
             _set_status(
                 locked,
                 VisitStatus.DONE_OUT_OF_WINDOW if out_of_window else VisitStatus.DONE,
@@ -383,19 +390,29 @@ def interview_record(
     return interview
 
 
-def contact_details_save(*, participant: Participant, data: dict, by, reason: str = ""):
+def contact_details_version(details: ContactDetails, fields) -> str:
+    return token_for(state_of(details, fields))
+
+
+def contact_details_save(
+    *, participant: Participant, data: dict, by, reason: str = "", version: str | None = None
+):
+    """Enter or correct a participant's contact details (a correction needs a reason
+    and is refused over a newer version than the form was loaded with)."""
     if not by.has_perm("followup.record_visit"):
         raise PermissionDenied
+    check_participant_access(participant=participant, user=by)
     with transaction.atomic():
+        lock_one(Participant.objects.filter(pk=participant.pk))
         details = ContactDetails.objects.filter(participant=participant).first()
         if details is None:
             details = ContactDetails(participant=participant, **data)
         else:
-            if not reason.strip():
-                raise ValidationError({"reason": [REASON_REQUIRED]})
+            reason = required_text(reason, field="reason", message=REASON_REQUIRED)
+            check_unchanged(version, state_of(details, data))
             for key, value in data.items():
                 setattr(details, key, value)
-            details._change_reason = reason.strip()
+            details._change_reason = reason
         details._history_user = by
         details.full_clean(exclude=["participant"])
         details.save()
@@ -436,6 +453,7 @@ def adverse_event_record(*, participant: Participant, data: dict, by) -> Adverse
     """Record an adverse event; a serious one notifies investigators and the DSMB on commit."""
     if not by.has_perm("followup.record_adverse_event"):
         raise PermissionDenied
+    check_participant_access(participant=participant, user=by)
     errors = _ae_errors(data)
     if errors:
         raise ValidationError(errors)
@@ -451,23 +469,31 @@ def adverse_event_record(*, participant: Participant, data: dict, by) -> Adverse
     return event
 
 
-def adverse_event_update(*, event: AdverseEvent, data: dict, reason: str, by) -> AdverseEvent:
+def adverse_event_version(event: AdverseEvent) -> str:
+    return token_for(state_of(event, AE_FIELDS))
+
+
+def adverse_event_update(
+    *, event: AdverseEvent, data: dict, reason: str, by, version: str | None = None
+) -> AdverseEvent:
+    """Correct an adverse event (with a reason; refused over a newer version)."""
     if not by.has_perm("followup.record_adverse_event"):
         raise PermissionDenied
-    if not reason.strip():
-        raise ValidationError({"reason": [REASON_REQUIRED]})
+    check_participant_access(participant=event.participant, user=by)
+    reason = required_text(reason, field="reason", message=REASON_REQUIRED)
     errors = _ae_errors(data)
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        locked = AdverseEvent.objects.select_for_update().get(pk=event.pk)
+        locked = lock_one(AdverseEvent.objects.filter(pk=event.pk))
+        check_unchanged(version, state_of(locked, AE_FIELDS))
         became_serious = data["serious"] and not locked.serious
         if all(getattr(locked, key) == value for key, value in data.items()):
             raise ValidationError(NOTHING_CHANGED)
         for key, value in data.items():
             setattr(locked, key, value)
         locked._history_user = by
-        locked._change_reason = reason.strip()
+        locked._change_reason = reason
         locked.save()
         if became_serious:
             from .tasks import notify_sae
@@ -480,16 +506,16 @@ def adverse_event_review(*, event: AdverseEvent, note: str, by) -> AdverseEvent:
     """The investigator's review that every serious adverse event must have."""
     if not by.has_perm("followup.review_adverse_event"):
         raise PermissionDenied
-    if not note.strip():
-        raise ValidationError({"note": [REVIEW_NOTE_REQUIRED]})
+    check_participant_access(participant=event.participant, user=by)
+    note = required_text(note, field="note", message=REVIEW_NOTE_REQUIRED)
     with transaction.atomic():
-        locked = AdverseEvent.objects.select_for_update().get(pk=event.pk)
+        locked = lock_one(AdverseEvent.objects.filter(pk=event.pk))
         if not locked.serious:
             raise ValidationError(AE_NOT_SERIOUS)
         if locked.reviewed_at is not None:
             raise ValidationError(AE_ALREADY_REVIEWED)
         locked.reviewed_by, locked.reviewed_at = by, timezone.now()
-        locked.review_note = note.strip()
+        locked.review_note = note
         locked._history_user = by
         locked._change_reason = record_text.INVESTIGATOR_REVIEW
         locked.save(update_fields=["reviewed_by", "reviewed_at", "review_note"])
@@ -525,17 +551,19 @@ def status_change(
             raise PermissionDenied(EXCLUSION_NEEDS_INVESTIGATOR)
     elif not by.has_perm("followup.change_study_status"):
         raise PermissionDenied
+    check_participant_access(participant=participant, user=by)
     errors: dict[str, list] = {}
     if effective_date > timezone.localdate():
         errors["effective_date"] = [STATUS_DATE_IN_FUTURE]
-    if kind != StatusEvent.Kind.COMPLETED and not reason.strip():
+    reason = optional_text(reason, field="reason")
+    if kind != StatusEvent.Kind.COMPLETED and not reason:
         errors["reason"] = [STATUS_REASON_REQUIRED]
     if kind == StatusEvent.Kind.WITHDRAWN and (not decided_by or data_may_be_used is None):
         errors.setdefault("decided_by", []).append(WITHDRAWAL_DETAILS_REQUIRED)
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        locked = lock_one(Participant.objects.filter(pk=participant.pk))
         if locked.status != ParticipantStatus.ON_STUDY:
             raise ValidationError(STATUS_NOT_ON_STUDY)
         if (
@@ -551,7 +579,7 @@ def status_change(
             participant=locked,
             kind=kind,
             effective_date=effective_date,
-            reason=reason.strip(),
+            reason=reason,
             decided_by=decided_by,
             data_may_be_used=data_may_be_used if kind == StatusEvent.Kind.WITHDRAWN else None,
             investigator=by if kind == StatusEvent.Kind.EXCLUDED else None,
@@ -563,16 +591,14 @@ def status_change(
             participant=locked,
             status=_STATUS_FOR_KIND[StatusEvent.Kind(kind)],
             status_date=effective_date,
-            reason=reason.strip() or record_text.english(StatusEvent.Kind(kind).label),
+            reason=reason or record_text.english(StatusEvent.Kind(kind).label),
             by=by,
         )
         label = record_text.STATUS_ON % {
             "status": record_text.english(StatusEvent.Kind(kind).label),
             "date": effective_date.isoformat(),
         }
-        for visit in Visit.objects.select_for_update().filter(
-            participant=locked, status__in=OPEN_STATUSES
-        ):
+        for visit in lock_rows(Visit.objects.filter(participant=locked, status__in=OPEN_STATUSES)):
             # At completion an earlier visit left open was simply not done: missed.
             # After withdrawal, loss or exclusion the remaining visits do not apply.
             if kind == StatusEvent.Kind.COMPLETED:
@@ -590,6 +616,7 @@ def adherence_record(*, participant: Participant, counted_on: date, cachets_retu
     """Cachets returned at 3 months and the share of the 12-week dose taken."""
     if not by.has_perm("followup.record_visit"):
         raise PermissionDenied
+    check_participant_access(participant=participant, user=by)
     if cachets_returned > Adherence.DISPENSED:
         raise ValidationError({"cachets_returned": [RETURNED_TOO_MANY]})
     if counted_on > timezone.localdate():
@@ -597,7 +624,7 @@ def adherence_record(*, participant: Participant, counted_on: date, cachets_retu
     taken = Adherence.DISPENSED - cachets_returned
     percent = (Decimal(taken) * 100 / Adherence.PRESCRIBED).quantize(Decimal("0.1"), ROUND_HALF_UP)
     with transaction.atomic():
-        Participant.objects.select_for_update().get(pk=participant.pk)
+        lock_one(Participant.objects.filter(pk=participant.pk))
         if Adherence.objects.filter(participant=participant).exists():
             raise ValidationError(ADHERENCE_RECORDED)
         record = Adherence(

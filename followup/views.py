@@ -20,7 +20,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from questionnaires.definitions import instruments
 from questionnaires.selectors import responses_of
 from trial import selectors as trial_selectors
-from trial.forms import apply_errors
+from trial.forms import apply_errors, show_stale
+from trial.versions import StaleEdit
 
 from . import selectors, services
 from .forms import (
@@ -279,28 +280,31 @@ def contact_details(request: HttpRequest, study_id: str) -> HttpResponse:
     participant = trial_selectors.participant_for_user(user=request.user, study_id=study_id)
     existing = ContactDetails.objects.filter(participant=participant).first()
     correcting = existing is not None
+    fields = ContactDetailsForm.FIELDS
     if request.method == "POST":
         form = ContactDetailsForm(request.POST, correcting=correcting)
     else:
         initial = (
             {
-                "phone": existing.phone,
-                "alternative_phone": existing.alternative_phone,
-                "best_time": existing.best_time,
+                **{name: getattr(existing, name) for name in fields},
+                "version": services.contact_details_version(existing, fields),
             }
             if existing
             else None
         )
         form = ContactDetailsForm(initial=initial, correcting=correcting)
     if request.method == "POST" and form.is_valid():
-        data = {k: form.cleaned_data[k] for k in ("phone", "alternative_phone", "best_time")}
         try:
             services.contact_details_save(
                 participant=participant,
-                data=data,
+                data=form.details_data(),
                 by=request.user,
                 reason=form.cleaned_data.get("reason", ""),
+                version=form.cleaned_data["version"] if correcting else None,
             )
+        except StaleEdit as stale:
+            existing.refresh_from_db()
+            show_stale(form, stale, token=services.contact_details_version(existing, fields))
         except ValidationError as error:
             apply_errors(form, error)
         else:
@@ -326,6 +330,7 @@ def adverse_event_edit(request: HttpRequest, study_id: str, pk: int | None = Non
         if event:
             initial = {k: getattr(event, k) for k in services.AE_FIELDS}
             initial["serious"] = "yes" if event.serious else "no"
+            initial["version"] = services.adverse_event_version(event)
         form = AdverseEventForm(initial=initial, correcting=correcting)
     if request.method == "POST" and form.is_valid():
         try:
@@ -334,12 +339,16 @@ def adverse_event_edit(request: HttpRequest, study_id: str, pk: int | None = Non
                     event=event,
                     data=form.event_data(),
                     reason=form.cleaned_data["reason"],
+                    version=form.cleaned_data["version"],
                     by=request.user,
                 )
             else:
                 services.adverse_event_record(
                     participant=participant, data=form.event_data(), by=request.user
                 )
+        except StaleEdit as stale:
+            event.refresh_from_db()
+            show_stale(form, stale, token=services.adverse_event_version(event))
         except ValidationError as error:
             apply_errors(form, error)
         else:

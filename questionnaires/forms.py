@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from trial.forms import DateInput, VasWidget
+from trial.forms import DateInput, VasWidget, VersionField
 
 from . import scoring
 from .content import content_pack
@@ -83,6 +83,7 @@ class ResponseForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason for change"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+    version = VersionField()
 
     def __init__(
         self,
@@ -134,6 +135,7 @@ class ResponseForm(forms.Form):
             "items_not_answered",
             self._queries_block,
             *(["reason"] if correcting else []),
+            "version",
             Submit("save", _("Save and score")),
         )
 
@@ -208,11 +210,12 @@ class ResponseForm(forms.Form):
         return Div(key, css_class="item-row")
 
     @classmethod
-    def initial_from(cls, instrument: Instrument, response) -> dict:
+    def initial_from(cls, instrument: Instrument, response, *, version: str = "") -> dict:
         initial = {
             "administered_on": response.administered_on,
             "mode": response.mode,
             "items_not_answered": response.items_not_answered,
+            "version": version,
         }
         for item in instrument.items:
             value = response.answers.get(item.key)

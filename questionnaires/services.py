@@ -18,6 +18,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from trial import record_text
+from trial.locks import lock_one
+from trial.selectors import check_participant_access
+from trial.text import required_text
+from trial.versions import check_unchanged, token_for
 
 from . import scoring
 from .definitions import instrument as get_instrument
@@ -99,6 +103,7 @@ def response_record(
     refuses a second entry, which must be a correction instead.
     """
     _require_entry(by)
+    check_participant_access(participant=participant, user=by)
     _check_dates(participant=participant, administered_on=administration.administered_on)
     scores = _score(instrument, answers)
     with transaction.atomic():
@@ -129,6 +134,21 @@ def response_record(
     return response
 
 
+def response_state(response: Response) -> dict[str, Any]:
+    """What a correction form edits, item by item (``trial.versions`` compares it)."""
+    items = get_instrument(response.instrument).items
+    return {
+        "administered_on": response.administered_on.isoformat(),
+        "mode": response.mode,
+        "items_not_answered": response.items_not_answered,
+        **{item.key: response.answers.get(item.key) for item in items},
+    }
+
+
+def response_version(response: Response) -> str:
+    return token_for(response_state(response))
+
+
 def response_correct(
     *,
     response: Response,
@@ -136,17 +156,18 @@ def response_correct(
     administration: Administration,
     reason: str,
     by,
+    version: str | None = None,
 ) -> Response:
-    """Correct an entered questionnaire; needs a reason; rescored; never deletes an alert."""
+    """Correct an entered questionnaire; needs a reason; rescored; never deletes an
+    alert; refused when the form's ``version`` is older than the response."""
     _require_entry(by)
-    if not reason.strip():
-        raise ValidationError({"reason": [REASON_REQUIRED]})
+    check_participant_access(participant=response.participant, user=by)
+    reason = required_text(reason, field="reason", message=REASON_REQUIRED)
     _check_dates(participant=response.participant, administered_on=administration.administered_on)
     scores = _score(response.instrument, answers)
     with transaction.atomic():
-        locked = (
-            Response.objects.select_for_update().select_related("participant").get(pk=response.pk)
-        )
+        locked = lock_one(Response.objects.filter(pk=response.pk).select_related("participant"))
+        check_unchanged(version, response_state(locked))
         new_values = {
             "administered_on": administration.administered_on,
             "mode": administration.mode,
@@ -162,7 +183,7 @@ def response_correct(
         for name, value in new_values.items():
             setattr(locked, name, value)
         locked._history_user = by
-        locked._change_reason = reason.strip()
+        locked._change_reason = reason
         locked.save()
         _raise_alert_if_needed(locked, by)
     return locked
@@ -180,12 +201,11 @@ def response_rescore(*, response: Response, by, reason: str) -> Rescored | None:
     """Recompute scores with the current scoring version; None when nothing changes."""
     if not by.has_perm("questionnaires.rescore_responses"):
         raise PermissionDenied
-    if not reason.strip():
-        raise ValidationError({"reason": [REASON_REQUIRED]})
+    reason = required_text(reason, field="reason", message=REASON_REQUIRED)
     scores = _score(response.instrument, response.answers)
     new_scores = {k: v for k, v in scores.items() if k != "scoring_version"}
     with transaction.atomic():
-        locked = Response.objects.select_for_update().get(pk=response.pk)
+        locked = lock_one(Response.objects.filter(pk=response.pk))
         if locked.scores == new_scores and locked.scoring_version == scores["scoring_version"]:
             return None
         changes = {
@@ -212,15 +232,15 @@ def alert_acknowledge(*, alert: SafetyAlert, note: str, by) -> SafetyAlert:
     """An investigator closes an alert with a note of what was done."""
     if not by.has_perm("questionnaires.acknowledge_alert"):
         raise PermissionDenied
-    if not note.strip():
-        raise ValidationError({"note": [NOTE_REQUIRED]})
+    note = required_text(note, field="note", message=NOTE_REQUIRED)
     with transaction.atomic():
-        locked = SafetyAlert.objects.select_for_update().get(pk=alert.pk)
+        locked = lock_one(SafetyAlert.objects.filter(pk=alert.pk).select_related("participant"))
+        check_participant_access(participant=locked.participant, user=by)
         if locked.acknowledged_at is not None:
             raise ValidationError(ALREADY_ACKNOWLEDGED)
         locked.acknowledged_at = timezone.now()
         locked.acknowledged_by = by
-        locked.acknowledgement_note = note.strip()
+        locked.acknowledgement_note = note
         locked._history_user = by
         locked._change_reason = record_text.ACKNOWLEDGED
         locked.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])

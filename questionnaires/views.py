@@ -14,7 +14,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from trial import selectors as trial_selectors
 from trial.audit import audit_event
-from trial.forms import apply_errors
+from trial.forms import apply_errors, show_stale
+from trial.versions import StaleEdit
 
 from . import selectors, services
 from .codebook import codebook_csv
@@ -96,7 +97,13 @@ def response_enter(request: HttpRequest, study_id: str, visit: str, instrument: 
     if request.method == "POST":
         form = ResponseForm(request.POST, **kwargs)
     else:
-        initial = ResponseForm.initial_from(definition, existing) if existing else None
+        initial = (
+            ResponseForm.initial_from(
+                definition, existing, version=services.response_version(existing)
+            )
+            if existing
+            else None
+        )
         form = ResponseForm(initial=initial, **kwargs)
     if request.method == "POST" and form.is_valid():
         try:
@@ -106,6 +113,7 @@ def response_enter(request: HttpRequest, study_id: str, visit: str, instrument: 
                     answers=form.answers(),
                     administration=_administration(form),
                     reason=form.cleaned_data["reason"],
+                    version=form.cleaned_data["version"],
                     by=request.user,
                 )
             else:
@@ -117,6 +125,9 @@ def response_enter(request: HttpRequest, study_id: str, visit: str, instrument: 
                     administration=_administration(form),
                     by=request.user,
                 )
+        except StaleEdit as stale:
+            existing.refresh_from_db()
+            show_stale(form, stale, token=services.response_version(existing))
         except ValidationError as error:
             apply_errors(form, error)
         else:

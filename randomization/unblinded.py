@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 
 from trial.audit import audit_event
 
-from .crypto import unseal
+from .crypto import unseal, unseal_bytes, unseal_document
 from .models import Allocation, ArmAccess, CodeBreak, RandomizationList
 
 
@@ -25,6 +25,9 @@ class ListParameters:
     seed: int
     seed_source: str
     block_sizes: list[int]
+    # Hex of the salt in front of the canonical form in the public fingerprint;
+    # empty for lists sealed before fingerprints were salted.
+    salt: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ def _require_unblinded(user) -> None:
 
 
 def list_parameters(*, rlist: RandomizationList, user, reason: str) -> ListParameters:
-    """The sealed parameters of a list (seed, template, block sizes)."""
+    """The sealed parameters of a list (seed, template, block sizes, fingerprint salt)."""
     if not (user.has_perm("randomization.manage_lists") or user.has_perm("randomization.view_arm")):
         raise PermissionDenied
     _record(user=user, purpose="list parameters", reason=reason, rlist=rlist, count=0)
@@ -151,3 +154,60 @@ def code_break_arm(*, code_break: CodeBreak, user) -> str:
         participant=code_break.participant,
     )
     return _arm_of(allocation)
+
+
+# --- arm-bearing results and files (sealed at rest, opened for those who may see arms) ------
+
+
+def _require_dashboard(user) -> None:
+    if not (user is not None and user.is_active and user.has_perm("analysis.view_dashboard")):
+        raise PermissionDenied
+
+
+def open_closed_run(run, *, user):
+    """Put a closed (by-arm) analysis run's result, figures and data hash, stored
+    sealed, on the instance in memory for the DSMB and the unblinded statistician.
+
+    The instance is marked ``opened`` and must not be saved (its row keeps only
+    the sealed payload); the services write runs with ``update()``.
+    """
+    _require_dashboard(user)
+    if run.sealed_payload and not getattr(run, "opened", False):
+        payload = unseal_document(run.sealed_payload)
+        run.result = payload["result"]
+        run.figures = payload["figures"]
+        run.data_sha256 = payload["data_sha256"]
+        run.opened = True
+    return run
+
+
+def open_closed_report(report, *, user) -> bytes:
+    """The PDF of a closed report (stored sealed), for those who may see the dashboard."""
+    _require_dashboard(user)
+    return unseal_bytes(report.content) if report.sealed else bytes(report.content)
+
+
+def open_unblinded_export(export, *, user) -> bytes:
+    """An unblinded export's zip (stored sealed): its requester must still hold the
+    arm permission at download time, not only when it was asked for."""
+    _require_unblinded(user)
+    if not user.has_perm("analysis.export_data"):
+        raise PermissionDenied
+    return unseal_bytes(export.content) if export.sealed else bytes(export.content)
+
+
+def interview_unblinding_note(interview, *, user) -> str:
+    """How an assessor says they learned an allocation: free text that may name the
+    arm, so it is stored sealed and never in the blinded audit trail."""
+    _require_unblinded(user)
+    token = interview.unblinding_note_token
+    if not token:
+        return ""
+    _record(
+        user=user,
+        purpose="unblinding note",
+        reason="read the assessor's note",
+        participant=interview.visit.participant,
+        count=0,
+    )
+    return unseal_document(token)

@@ -14,6 +14,41 @@ from .labels import CRITERION_LABELS
 from .models import Baseline, ChemoRegimen, ProcedureType, Screening, Sex, SurgicalSite
 
 
+class VersionField(forms.CharField):
+    """The hidden version an edit form was loaded with (``trial.versions``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(widget=forms.HiddenInput, required=False, **kwargs)
+
+
+def show_stale(form, stale, *, token: str) -> None:
+    """After a refused save over a newer version: keep what was typed, list what
+    changed since (field, from, to) at the top, and carry the fresh version so
+    that saving again is a decision taken knowing the newer values."""
+    data = form.data.copy()
+    data[form.add_prefix("version")] = token
+    form.data = data
+    form.add_error(None, stale.messages[0])
+    for change in stale.changes:
+        field = form.fields.get(change.field)
+        label = field.label if field is not None else change.field
+        form.add_error(
+            None,
+            _("%(field)s: %(then)s → %(now)s")
+            % {"field": label, "then": _shown(change.then), "now": _shown(change.now)},
+        )
+
+
+def _shown(value) -> str:
+    if value in (None, "", [], {}):
+        return "—"
+    if value is True:
+        return str(_("Yes"))
+    if value is False:
+        return str(_("No"))
+    return str(value)
+
+
 def apply_errors(form, error) -> None:
     """Put a service's ValidationError next to the fields it names (else at the top)."""
     if hasattr(error, "error_dict"):
@@ -79,9 +114,19 @@ class ScreeningForm(forms.Form):
         required=False,
     )
 
-    def __init__(self, *args, site_choices=None, **kwargs):
+    def __init__(self, *args, site_choices=None, may_override: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["screening_date"].initial = timezone.localdate()
+        if may_override:
+            self.fields["duplicate_override_reason"] = forms.CharField(
+                label=_("Investigator: why this is a different person with the same number"),
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 2}),
+                help_text=_(
+                    "Only when the hospital number is already enrolled and belongs to "
+                    "someone else now. Audited."
+                ),
+            )
         if site_choices is not None and len(site_choices) > 1:
             self.fields["site"] = forms.ModelChoiceField(label=_("Site"), queryset=site_choices)
         for key in ANSWERED_CRITERIA:
@@ -93,7 +138,11 @@ class ScreeningForm(forms.Form):
                 help_text=_("Defaults to the screening date."),
             )
         # Shown only once the hospital number turns out to have been screened before.
-        self.duplicate_block = Div("confirm_duplicate", css_class="d-none")
+        self.duplicate_block = Div(
+            "confirm_duplicate",
+            *(["duplicate_override_reason"] if may_override else []),
+            css_class="d-none",
+        )
         self.helper = FormHelper()
         self.helper.form_tag = False
         criteria_rows = [
@@ -257,6 +306,7 @@ class BaselineForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    version = VersionField()
 
     def __init__(self, *args, correcting: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -298,18 +348,28 @@ class BaselineForm(forms.Form):
                 InlineRadios("targeted_therapy"),
             ),
             *(["reason"] if correcting else []),
+            "version",
             Submit("save", _("Save baseline")),
         )
 
     @classmethod
-    def initial_from(cls, baseline: Baseline) -> dict:
-        initial = {name: getattr(baseline, name) for name in cls.base_fields if name != "reason"}
+    def initial_from(cls, baseline: Baseline, *, version: str) -> dict:
+        initial = {
+            name: getattr(baseline, name)
+            for name in cls.base_fields
+            if name not in {"reason", "version"}
+        }
         for name in ("comorbidity", "radiotherapy", "hormone_therapy", "targeted_therapy"):
             initial[name] = "yes" if initial[name] else "no"
+        initial["version"] = version
         return initial
 
     def baseline_data(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self.fields if name != "reason"}
+        return {
+            name: self.cleaned_data[name]
+            for name in self.fields
+            if name not in {"reason", "version"}
+        }
 
 
 class ScreeningLogFilter(forms.Form):

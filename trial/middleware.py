@@ -20,6 +20,33 @@ from .roles import SECOND_FACTOR_PERMISSIONS
 _ALLOWED_PREFIXES = ("/accounts/", "/static/", "/healthz", "/i18n/")
 
 
+def _has_nul(request) -> bool:
+    if "\x00" in request.path:
+        return True
+    return any(
+        "\x00" in key or any("\x00" in value for value in values)
+        for key, values in request.GET.lists()
+    )
+
+
+class RefuseNulMiddleware:
+    """A NUL character in an address or a search is refused with a page that says
+    so (400), before any view hands it to the database, which cannot hold it
+    (PostgreSQL raised, a server error). Posted forms need no such guard: every
+    text field refuses NUL itself, with its message beside the field and what was
+    typed kept (Django's ProhibitNullCharactersValidator)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.shortcuts import render
+
+        if _has_nul(request):
+            return render(request, "400.html", {"nul": True}, status=400)
+        return self.get_response(request)
+
+
 def requires_second_factor(user) -> bool:
     """Whether this person must confirm a second factor (by permission, not group name)."""
     if not user.is_authenticated:

@@ -11,6 +11,7 @@ from functools import cache
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -231,6 +232,29 @@ class Screening(models.Model):
     imported = models.BooleanField(
         _("imported"), default=False, help_text=_("Came from import_trial_data, not this site.")
     )
+    rescreen_of = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rescreens",
+        verbose_name=_("re-screening of"),
+        help_text=_("The latest earlier screening of the same hospital number at this site."),
+    )
+    # One person, one study id: a hospital number consented once at a site cannot
+    # be consented again there (the constraint below), unless an investigator
+    # states, with this reason, that the number now belongs to a different person.
+    duplicate_override_reason = models.TextField(
+        _("why this is a different person with the same hospital number"), blank=True
+    )
+    duplicate_override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("overridden by"),
+    )
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
     history = HistoricalRecords(excluded_fields=["created_at"])
 
@@ -254,6 +278,17 @@ class Screening(models.Model):
                     & ~Q(hospital_number="")
                 ),
                 name="screening_identified_unless_imported",
+            ),
+            models.UniqueConstraint(
+                Upper("hospital_number"),
+                "site",
+                condition=Q(consent_status="consented", duplicate_override_reason="")
+                & ~Q(hospital_number=""),
+                name="screening_one_study_id_per_person",
+                violation_error_message=_(
+                    "This hospital number is already enrolled at this site: one person has "
+                    "one study id."
+                ),
             ),
         ]
 
@@ -327,6 +362,10 @@ class Participant(models.Model):
             ("consent_participant", _("Can record consent and enrol participants")),
             ("edit_baseline", _("Can enter and correct baseline data")),
             ("view_audit_trail", _("Can read and export the audit trail")),
+            (
+                "override_duplicate_screening",
+                _("Can screen a hospital number already enrolled, as a different person"),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -93,6 +93,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "followup.conduct_interview",
     ],
     INVESTIGATOR: [
+        "trial.override_duplicate_screening",
         "trial.view_participant",
         "trial.view_screening",
         "trial.view_baseline",

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 
 from .eligibility import EXCLUSION_CRITERIA
 from .models import AuditEvent, ConsentFormVersion, Participant, Screening, Site
@@ -60,8 +63,38 @@ def participants_for_user(*, user, search: str = "") -> QuerySet[Participant]:
     return queryset
 
 
+SITE_NOT_ALLOWED = _("You do not work at this participant's site.")
+
+
+def _access_refusal(*, participant: Participant, user) -> str:
+    """Why this user must not act on this participant (later apps' rules, named in
+    settings.PARTICIPANT_ACCESS_RULES: an assessor who learned the arm, say); ''."""
+    for path in settings.PARTICIPANT_ACCESS_RULES:
+        refusal = import_string(path)(participant=participant, user=user)
+        if refusal:
+            return str(refusal)
+    return ""
+
+
+def check_participant_access(*, participant: Participant, user) -> None:
+    """For services: the actor works at the participant's site and no rule bars them.
+
+    Services call this themselves (defence in depth): a view that forgot it, a
+    command or a test cannot act on someone else's participant.
+    """
+    if not sites_for_user(user=user).filter(pk=participant.site_id).exists():
+        raise PermissionDenied(SITE_NOT_ALLOWED)
+    refusal = _access_refusal(participant=participant, user=user)
+    if refusal:
+        raise PermissionDenied(refusal)
+
+
 def participant_for_user(*, user, study_id: str) -> Participant:
-    """One participant the user may see, or 404 (never a hint that it exists elsewhere)."""
+    """One participant the user may see, or 404 (never a hint that it exists elsewhere).
+
+    A participant the user is barred from (settings.PARTICIPANT_ACCESS_RULES) is a
+    403 with the reason, on every page that opens a participant.
+    """
     participant = (
         Participant.objects.filter(_site_filter(user=user))
         .select_related(
@@ -77,6 +110,9 @@ def participant_for_user(*, user, study_id: str) -> Participant:
     )
     if participant is None:
         raise Http404
+    refusal = _access_refusal(participant=participant, user=user)
+    if refusal:
+        raise PermissionDenied(refusal)
     return participant
 
 

@@ -13,8 +13,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from . import record_text
 from .audit import audit_event
 from .eligibility import ANSWERED_CRITERIA, assess_eligibility
+from .locks import lock_one
 from .models import (
     Baseline,
     ConsentFormVersion,
@@ -32,6 +34,8 @@ from .models import (
     Sex,
     Site,
 )
+from .text import optional_text, required_text
+from .versions import check_unchanged, state_of, token_for
 
 SCREENING_DATE_IN_FUTURE = _("The screening date cannot be in the future.")
 BIRTH_AFTER_SCREENING = _("The date of birth must be before the screening date.")
@@ -57,6 +61,17 @@ COMORBIDITY_LIST_WITHOUT_COMORBIDITY = _(
     "Co-morbidities are listed but co-morbidity is answered no."
 )
 PROCEDURE_DATE_TOO_EARLY = _("The procedure date cannot be before the screening date.")
+NOT_ALLOWED = _("Your role may not do this.")
+ALREADY_ENROLLED = _(
+    "This hospital number is already enrolled as %(study_id)s: one person has one study id. "
+    "If this is a different person with the same number, an investigator must override, "
+    "with the reason."
+)
+RESCREEN_NOT_CONFIRMED = _(
+    "This hospital number was screened before. Check the earlier record, then confirm that "
+    "this is a new screening episode."
+)
+OVERRIDE_REASON_REQUIRED = _("Give the reason this is a different person.")
 
 
 def _today() -> date:
@@ -71,10 +86,15 @@ def _next_number(*, site: Site, kind: str) -> int:
     rollback gives the number back (no gaps).
     """
     SequenceCounter.objects.get_or_create(site=site, kind=kind)
-    counter = SequenceCounter.objects.select_for_update().get(site=site, kind=kind)
+    counter = lock_one(SequenceCounter.objects.filter(site=site, kind=kind))
     counter.last_number += 1
     counter.save(update_fields=["last_number"])
     return counter.last_number
+
+
+def _require(by, permission: str) -> None:
+    if not (by is not None and by.is_active and by.has_perm(permission)):
+        raise PermissionDenied(NOT_ALLOWED)
 
 
 def _check_site(*, site: Site, by) -> None:
@@ -82,6 +102,21 @@ def _check_site(*, site: Site, by) -> None:
 
     if not sites_for_user(user=by).filter(pk=site.pk).exists():
         raise ValidationError(SITE_NOT_ALLOWED)
+
+
+def _enrolled_twin(*, site: Site, hospital_number: str, exclude_pk=None):
+    """A consented screening of the same person (site and hospital number), if any."""
+    if not hospital_number:
+        return None
+    twins = Screening.objects.annotate(number=Upper("hospital_number")).filter(
+        site=site,
+        number=hospital_number.upper(),
+        consent_status=Screening.ConsentStatus.CONSENTED,
+        duplicate_override_reason="",
+    )
+    if exclude_pk is not None:
+        twins = twins.exclude(pk=exclude_pk)
+    return twins.select_related("participant").first()
 
 
 @dataclass(frozen=True)
@@ -97,13 +132,28 @@ class ScreeningInput:
     scheduled_procedure_date: date
     answers: dict[str, bool]
     evidence_dates: dict[str, date]
+    # The nurse has checked the earlier screening of this hospital number and this
+    # is a new screening episode (re-screening a screen failure, say).
+    rescreen_confirmed: bool = False
+    # An investigator's statement that an enrolled hospital number now belongs to a
+    # different person, with the reason (audited).
+    duplicate_override_reason: str = ""
 
 
 def screening_record(*, site: Site, data: ScreeningInput, by) -> Screening:
     """Record one screened patient, eligible or not, with every failed criterion.
 
-    Allocates the site's next screening id under the counter's row lock.
+    One person, one study id: a hospital number already enrolled at the site is
+    refused (the database refuses a second consent too) unless an investigator
+    overrides with a reason; a number screened before but not enrolled may be
+    screened again once the nurse confirms it, and the new screening is linked
+    to the one before. Allocates the site's next screening id under the
+    counter's row lock.
     """
+    override = optional_text(data.duplicate_override_reason, field="duplicate_override_reason")
+    # Screening is the nurse's; an investigator may record the screening that
+    # overrides the one-person rule.
+    _require(by, "trial.override_duplicate_screening" if override else "trial.screen_patient")
     errors: dict[str, list] = {}
     today = _today()
     if data.screening_date > today:
@@ -128,9 +178,29 @@ def screening_record(*, site: Site, data: ScreeningInput, by) -> Screening:
         age_min=settings.ELIGIBLE_AGE_MIN,
         age_max=settings.ELIGIBLE_AGE_MAX,
     )
+    hospital_number = data.hospital_number.strip()
     with transaction.atomic():
         _check_site(site=site, by=by)
         number = _next_number(site=site, kind=SequenceCounter.Kind.SCREENING)
+        earlier = (
+            Screening.objects.annotate(number=Upper("hospital_number"))
+            .filter(site=site, number=hospital_number.upper())
+            .exclude(hospital_number="")
+            .order_by("-screening_date", "-pk")
+            .first()
+        )
+        enrolled = _enrolled_twin(site=site, hospital_number=hospital_number)
+        if enrolled is not None:
+            if not override:
+                raise ValidationError(
+                    {
+                        "hospital_number": [
+                            ALREADY_ENROLLED % {"study_id": enrolled.participant.study_id}
+                        ]
+                    }
+                )
+        elif earlier is not None and not (data.rescreen_confirmed or override):
+            raise ValidationError({"confirm_duplicate": [RESCREEN_NOT_CONFIRMED]})
         screening = Screening(
             screening_id=settings.SCREENING_ID_FORMAT.format(
                 prefix=site.study_id_prefix, number=number, site=site.code
@@ -138,7 +208,10 @@ def screening_record(*, site: Site, data: ScreeningInput, by) -> Screening:
             site=site,
             screening_date=data.screening_date,
             initials=data.initials.strip().upper(),
-            hospital_number=data.hospital_number.strip(),
+            hospital_number=hospital_number,
+            rescreen_of=earlier,
+            duplicate_override_reason=override if enrolled is not None else "",
+            duplicate_override_by=by if enrolled is not None else None,
             date_of_birth=data.date_of_birth,
             sex=data.sex,
             confirmed_diagnosis=data.confirmed_diagnosis,
@@ -158,8 +231,20 @@ def screening_record(*, site: Site, data: ScreeningInput, by) -> Screening:
             setattr(screening, key, data.answers[key])
             setattr(screening, f"{key}_date", data.evidence_dates.get(key) or data.screening_date)
         screening._history_user = by
+        if enrolled is not None:
+            screening._change_reason = override
         screening.full_clean()
         screening.save()
+        if enrolled is not None:
+            audit_event(
+                user=by,
+                model="trial.Screening",
+                object_id=screening.pk,
+                subject=screening.screening_id,
+                reason=override,
+                summary=f"One-person-one-study-id rule overridden: hospital number enrolled "
+                f"as {enrolled.participant.study_id}",
+            )
     return screening
 
 
@@ -175,8 +260,10 @@ def participant_consent(
     """Record consent and enrol the patient as a participant with a new study id.
 
     Locks the screening row (so it is consented once) and the site's study-id
-    counter (so ids are sequential per site, unique and gap-free).
+    counter (so ids are sequential per site, unique and gap-free). A hospital
+    number already enrolled at the site is refused here and by the database.
     """
+    _require(by, "trial.consent_participant")
     errors: dict[str, list] = {}
     if consent_date < screening.screening_date:
         errors.setdefault("consent_date", []).append(CONSENT_BEFORE_SCREENING)
@@ -189,13 +276,41 @@ def participant_consent(
     if errors:
         raise ValidationError(errors)
 
+    try:
+        return _consent(
+            screening=screening,
+            consent_date=consent_date,
+            form_version=form_version,
+            language=language,
+            by=by,
+        )
+    except IntegrityError as error:
+        # Another nurse consented the same person a moment ago: the database's
+        # one-person-one-study-id constraint refused this one.
+        twin = _enrolled_twin(
+            site=screening.site,
+            hospital_number=screening.hospital_number,
+            exclude_pk=screening.pk,
+        )
+        if twin is None:
+            raise
+        raise ValidationError(ALREADY_ENROLLED % {"study_id": twin.participant.study_id}) from error
+
+
+def _consent(*, screening, consent_date, form_version, language, by) -> Participant:
     with transaction.atomic():
-        locked = Screening.objects.select_for_update().get(pk=screening.pk)
+        locked = lock_one(Screening.objects.filter(pk=screening.pk).select_related("site"))
         _check_site(site=locked.site, by=by)
         if not locked.eligible:
             raise ValidationError(NOT_ELIGIBLE_FOR_CONSENT)
         if locked.consent_status != Screening.ConsentStatus.PENDING:
             raise ValidationError(ALREADY_DECIDED)
+        if not locked.duplicate_override_reason:
+            twin = _enrolled_twin(
+                site=locked.site, hospital_number=locked.hospital_number, exclude_pk=locked.pk
+            )
+            if twin is not None:
+                raise ValidationError(ALREADY_ENROLLED % {"study_id": twin.participant.study_id})
         number = _next_number(site=locked.site, kind=SequenceCounter.Kind.STUDY_ID)
         participant = Participant(
             study_id=settings.STUDY_ID_FORMAT.format(
@@ -223,9 +338,12 @@ def participant_consent(
 
 def screening_decline(*, screening: Screening, declined_on: date, reason: str, by) -> Screening:
     """Record that an eligible patient declined consent (counted in CONSORT)."""
+    _require(by, "trial.consent_participant")
     errors: dict[str, list] = {}
-    if not reason.strip():
-        errors.setdefault("reason", []).append(DECLINE_REASON_REQUIRED)
+    try:
+        reason = required_text(reason, field="reason", message=DECLINE_REASON_REQUIRED)
+    except ValidationError as error:
+        errors.update(error.error_dict)
     if declined_on < screening.screening_date:
         errors.setdefault("declined_on", []).append(DECLINE_BEFORE_SCREENING)
     if declined_on > _today():
@@ -233,7 +351,7 @@ def screening_decline(*, screening: Screening, declined_on: date, reason: str, b
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        locked = Screening.objects.select_for_update().get(pk=screening.pk)
+        locked = lock_one(Screening.objects.filter(pk=screening.pk).select_related("site"))
         _check_site(site=locked.site, by=by)
         if not locked.eligible:
             raise ValidationError(NOT_ELIGIBLE_FOR_CONSENT)
@@ -241,9 +359,9 @@ def screening_decline(*, screening: Screening, declined_on: date, reason: str, b
             raise ValidationError(ALREADY_DECIDED)
         locked.consent_status = Screening.ConsentStatus.DECLINED
         locked.declined_on = declined_on
-        locked.decline_reason = reason.strip()
+        locked.decline_reason = reason
         locked._history_user = by
-        locked._change_reason = reason.strip()
+        locked._change_reason = reason
         locked.save(update_fields=["consent_status", "declined_on", "decline_reason"])
     return locked
 
@@ -290,37 +408,52 @@ def _baseline_errors(*, participant: Participant, data: dict[str, Any]) -> dict[
     return errors
 
 
+def baseline_version(baseline: Baseline) -> str:
+    """The version a correction form is loaded with (``trial.versions``)."""
+    return token_for(state_of(baseline, BASELINE_FIELDS))
+
+
 def baseline_save(
-    *, participant: Participant, data: dict[str, Any], by, reason: str = ""
+    *,
+    participant: Participant,
+    data: dict[str, Any],
+    by,
+    reason: str = "",
+    version: str | None = None,
 ) -> Baseline:
-    """Enter the baseline form, or correct it (a correction needs a reason).
+    """Enter the baseline form, or correct it (a correction needs a reason, and is
+    refused if the form's ``version`` is older than the record: no lost update).
 
     Derives BMI; checks plausibility; saves all or nothing.
     """
+    _require(by, "trial.edit_baseline")
     unknown = set(data) - set(BASELINE_FIELDS)
     if unknown:
         raise ValueError(f"Unknown baseline fields: {sorted(unknown)}")
-    data = {**data, "comorbidity_list": (data.get("comorbidity_list") or "").strip()}
+    data = {
+        **data,
+        "comorbidity_list": optional_text(data.get("comorbidity_list"), field="comorbidity_list"),
+    }
     errors = _baseline_errors(participant=participant, data=data)
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        locked = lock_one(Participant.objects.filter(pk=participant.pk).select_related("site"))
         _check_site(site=locked.site, by=by)
         existing = Baseline.objects.filter(participant=locked).first()
         procedure_changed = existing is None or existing.procedure_date != data["procedure_date"]
         if existing is None:
             baseline = Baseline(participant=locked, recorded_by=by, **data)
         else:
-            if not reason.strip():
-                raise ValidationError({"reason": [REASON_REQUIRED]})
+            reason = required_text(reason, field="reason", message=REASON_REQUIRED)
+            check_unchanged(version, state_of(existing, BASELINE_FIELDS))
             changed = [name for name in BASELINE_FIELDS if getattr(existing, name) != data[name]]
             if not changed:
                 raise ValidationError(NOTHING_CHANGED)
             baseline = existing
             for name in BASELINE_FIELDS:
                 setattr(baseline, name, data[name])
-            baseline._change_reason = reason.strip()
+            baseline._change_reason = reason
         baseline.bmi = body_mass_index(height_cm=data["height_cm"], weight_kg=data["weight_kg"])
         baseline._history_user = by
         baseline.full_clean(exclude=["participant", "recorded_by"])

@@ -12,6 +12,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -19,12 +20,12 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # An insecure key is only acceptable for the embedded local default; production
-# sets DJANGO_SECRET_KEY and DJANGO_DEBUG=false (``check --deploy`` verifies it).
+# sets DJANGO_SECRET_KEY and DJANGO_DEBUG=false, and refuses to start on a missing,
+# short or published key (the checks after AUDIT_KEYS below).
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
-SECRET_KEY = env.str(
-    "DJANGO_SECRET_KEY",
-    default="local-development-only-not-secret-" + "x" * 32,
-)
+LOCAL_SECRET_KEY = "local-development-only-not-secret-" + "x" * 32
+# Empty (as .env.example leaves it) counts as not set.
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or LOCAL_SECRET_KEY
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "trial.middleware.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -218,6 +220,74 @@ RANDOMIZATION_KEYS = env.list("RANDOMIZATION_KEYS", default=[])
 # never the same value: whoever holds the database cannot re-seal a rewritten
 # trail. Empty in local development: a key file .audit.key is made.
 AUDIT_KEYS = env.list("AUDIT_KEYS", default=[])
+
+# With DEBUG off the site refuses to start on a secret anyone could know: no key,
+# the local default, a key published in this repository's examples, or one too
+# short; and on keys left to the local files (keyring.configured_keys would only
+# fail at the first write) or an audit key that is also a randomization key.
+PUBLISHED_SECRET_KEYS = {"set-a-long-random-secret-key", "change-me", "build-only"}
+PUBLISHED_SECRET_KEY_PREFIXES = ("local-development-only", "django-insecure")
+MIN_SECRET_KEY_LENGTH = 50
+MIN_SECRET_KEY_UNIQUE_CHARACTERS = 5  # as Django's own security.W009
+
+
+def production_settings_problems(
+    *, secret_key: str, randomization_keys: list[str], audit_keys: list[str]
+) -> list[str]:
+    """What keeps these settings from being safe with DEBUG off (empty: nothing)."""
+    make_key = 'python -c "import secrets; print(secrets.token_urlsafe(50))"'
+    problems = []
+    if not secret_key.strip():
+        problems.append(f"DJANGO_SECRET_KEY is not set. Set it to a new random key: {make_key}")
+    elif secret_key in PUBLISHED_SECRET_KEYS or secret_key.startswith(
+        PUBLISHED_SECRET_KEY_PREFIXES
+    ):
+        problems.append(
+            "DJANGO_SECRET_KEY is a published example or the local development key. "
+            f"Set it to a new random key: {make_key}"
+        )
+    elif len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        problems.append(
+            f"DJANGO_SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters. "
+            f"Set it to a new random key: {make_key}"
+        )
+    elif len(set(secret_key)) < MIN_SECRET_KEY_UNIQUE_CHARACTERS:
+        problems.append(
+            "DJANGO_SECRET_KEY repeats too few characters to be random. "
+            f"Set it to a new random key: {make_key}"
+        )
+    randomization = {key.strip() for key in randomization_keys if key.strip()}
+    audit = {key.strip() for key in audit_keys if key.strip()}
+    if not randomization:
+        problems.append(
+            "RANDOMIZATION_KEYS is not set. Set it to a key from `manage.py randomization_key` "
+            '(or python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())") and keep it out of database backups.'
+        )
+    if not audit:
+        problems.append(
+            "AUDIT_KEYS is not set. Set it to a key from `manage.py audit_key` "
+            '(or python -c "import secrets; print(secrets.token_urlsafe(32))").'
+        )
+    if randomization & audit:
+        problems.append(
+            "AUDIT_KEYS shares a key with RANDOMIZATION_KEYS. Give AUDIT_KEYS a key of its "
+            "own from `manage.py audit_key`."
+        )
+    return problems
+
+
+if not DEBUG:
+    _problems = production_settings_problems(
+        secret_key=env.str("DJANGO_SECRET_KEY", default=""),
+        randomization_keys=RANDOMIZATION_KEYS,
+        audit_keys=AUDIT_KEYS,
+    )
+    if _problems:
+        raise ImproperlyConfigured(
+            "DJANGO_DEBUG is false, so the site refuses to start:\n- " + "\n- ".join(_problems)
+        )
+
 # The audit chain's head recorded outside the database (trial/anchor.py), daily
 # and by manage.py audit_anchor: only such a record shows a trail deleted whole
 # or swapped for an older genuine copy. A JSON line appended to
@@ -245,6 +315,9 @@ TICS_ITEMS = env.json("TICS_ITEMS", default={})
 # after a window closes an uncontacted visit is marked missed.
 FOLLOWUP_SCHEDULE = env.json("FOLLOWUP_SCHEDULE", default={})
 FOLLOWUP_MISSED_AFTER_DAYS = env.int("FOLLOWUP_MISSED_AFTER_DAYS", default=30)
+# Rules that bar a user from a participant everywhere (pages and services): each
+# returns the reason, or '' (trial.selectors.check_participant_access).
+PARTICIPANT_ACCESS_RULES = ["followup.selectors.assessor_exclusion_refusal"]
 # Called inside baseline_save when a procedure date is recorded or changed.
 PROCEDURE_DATE_HOOKS = ["followup.services.visits_schedule"]
 CELERY_BEAT_SCHEDULE = {

@@ -7,7 +7,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -28,11 +28,13 @@ from .forms import (
     ScreeningForm,
     ScreeningLogFilter,
     apply_errors,
+    show_stale,
 )
 from .labels import CRITERION_LABELS
 from .models import Screening
 from .roles import ROLE_LABELS, user_roles
 from .spreadsheet import safe_row
+from .versions import StaleEdit
 
 PAGE_SIZE = 25
 
@@ -86,56 +88,61 @@ def participant_detail(request: HttpRequest, study_id: str) -> HttpResponse:
     )
 
 
-@permission_required("trial.screen_patient", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def screening_new(request: HttpRequest) -> HttpResponse:
+    may_override = request.user.has_perm("trial.override_duplicate_screening")
+    if not (request.user.has_perm("trial.screen_patient") or may_override):
+        raise PermissionDenied
     sites = selectors.sites_for_user(user=request.user).filter(active=True)
     if not sites.exists():
         messages.error(request, _("You are not assigned to a site; ask the data manager."))
         return redirect("home")
-    form = ScreeningForm(request.POST if request.method == "POST" else None, site_choices=sites)
+    form = ScreeningForm(
+        request.POST if request.method == "POST" else None,
+        site_choices=sites,
+        may_override=may_override,
+    )
     duplicates = []
     if request.method == "POST" and form.is_valid():
         site = form.cleaned_data.get("site") or sites.first()
-        duplicates = list(
-            selectors.earlier_screenings(
-                user=request.user, hospital_number=form.cleaned_data["hospital_number"]
-            )
+        data = services.ScreeningInput(
+            screening_date=form.cleaned_data["screening_date"],
+            initials=form.cleaned_data["initials"],
+            hospital_number=form.cleaned_data["hospital_number"],
+            date_of_birth=form.cleaned_data["date_of_birth"],
+            sex=form.cleaned_data["sex"],
+            confirmed_diagnosis=form.cleaned_data["confirmed_diagnosis"],
+            scheduled_procedure_date=form.cleaned_data["scheduled_procedure_date"],
+            answers=form.answers(),
+            evidence_dates=form.evidence_dates(),
+            rescreen_confirmed=form.cleaned_data["confirm_duplicate"],
+            duplicate_override_reason=form.cleaned_data.get("duplicate_override_reason", ""),
         )
-        if duplicates and not form.cleaned_data["confirm_duplicate"]:
-            form.ask_duplicate_confirmation()
-            form.add_error(
-                "confirm_duplicate",
-                _("This hospital number was screened before. Check the earlier record first."),
+        try:
+            screening = services.screening_record(site=site, data=data, by=request.user)
+        except PermissionDenied as refusal:
+            form.add_error(None, str(refusal))
+        except ValidationError as error:
+            apply_errors(form, error)
+            duplicates = list(
+                selectors.earlier_screenings(
+                    user=request.user, hospital_number=form.cleaned_data["hospital_number"]
+                )
             )
+            if duplicates:
+                form.ask_duplicate_confirmation()
         else:
-            data = services.ScreeningInput(
-                screening_date=form.cleaned_data["screening_date"],
-                initials=form.cleaned_data["initials"],
-                hospital_number=form.cleaned_data["hospital_number"],
-                date_of_birth=form.cleaned_data["date_of_birth"],
-                sex=form.cleaned_data["sex"],
-                confirmed_diagnosis=form.cleaned_data["confirmed_diagnosis"],
-                scheduled_procedure_date=form.cleaned_data["scheduled_procedure_date"],
-                answers=form.answers(),
-                evidence_dates=form.evidence_dates(),
-            )
-            try:
-                screening = services.screening_record(site=site, data=data, by=request.user)
-            except ValidationError as error:
-                apply_errors(form, error)
+            if screening.eligible:
+                messages.success(
+                    request,
+                    _("%(id)s is eligible. Record consent or refusal.")
+                    % {"id": screening.screening_id},
+                )
             else:
-                if screening.eligible:
-                    messages.success(
-                        request,
-                        _("%(id)s is eligible. Record consent or refusal.")
-                        % {"id": screening.screening_id},
-                    )
-                else:
-                    messages.warning(
-                        request, _("%(id)s is not eligible.") % {"id": screening.screening_id}
-                    )
-                return redirect("screening_detail", pk=screening.pk)
+                messages.warning(
+                    request, _("%(id)s is not eligible.") % {"id": screening.screening_id}
+                )
+            return redirect("screening_detail", pk=screening.pk)
     return render(request, "trial/screening_form.html", {"form": form, "duplicates": duplicates})
 
 
@@ -270,7 +277,11 @@ def baseline_edit(request: HttpRequest, study_id: str) -> HttpResponse:
     if request.method == "POST":
         form = BaselineForm(request.POST, correcting=correcting)
     else:
-        initial = BaselineForm.initial_from(existing) if existing else {}
+        initial = (
+            BaselineForm.initial_from(existing, version=services.baseline_version(existing))
+            if existing
+            else {}
+        )
         form = BaselineForm(initial=initial, correcting=correcting)
     if request.method == "POST" and form.is_valid():
         try:
@@ -279,7 +290,11 @@ def baseline_edit(request: HttpRequest, study_id: str) -> HttpResponse:
                 data=form.baseline_data(),
                 by=request.user,
                 reason=form.cleaned_data.get("reason", ""),
+                version=form.cleaned_data["version"] if correcting else None,
             )
+        except StaleEdit as stale:
+            existing.refresh_from_db()
+            show_stale(form, stale, token=services.baseline_version(existing))
         except ValidationError as error:
             apply_errors(form, error)
         else:

@@ -183,8 +183,15 @@ def test_dashboard_names_variables_categories_tests_and_criteria(client, demo):
     assert '<th scope="row">手术部位</th>' in body and "Fisher 精确检验" in body
 
 
+def _opened_closed_run(demo):
+    from randomization import unblinded
+
+    run = AnalysisRun.objects.get(kind="closed", status="done")
+    return unblinded.open_closed_run(run, user=demo["dsmb"])
+
+
 def test_figures_are_drawn_in_each_language_and_served_in_the_readers(client, demo):
-    closed = AnalysisRun.objects.get(kind="closed", status="done")
+    closed = _opened_closed_run(demo)
     assert set(closed.figures) == {"en", "zh-hans"}
     assert set(closed.figures["en"]) == set(closed.figures["zh-hans"]) >= {"enrolment", "incidence"}
     # Text is drawn as outlines: the Chinese labels make different paths.
@@ -225,7 +232,7 @@ def test_open_report_has_no_arms(client, demo):
 
 
 def test_pdf_reports_with_data_cut_and_hash(client, demo, django_capture_on_commit_callbacks):
-    closed = AnalysisRun.objects.get(kind="closed", status="done")
+    closed = _opened_closed_run(demo)
     client.force_login(demo["dsmb"])
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("report_request", args=[closed.pk]), {"language": "en"})
@@ -235,6 +242,8 @@ def test_pdf_reports_with_data_cut_and_hash(client, demo, django_capture_on_comm
     response = client.get(reverse("report_download", args=[report.pk]))
     assert response.status_code == 200
     assert response.content.startswith(b"%PDF")
+    # The closed report's PDF is stored encrypted; the open one need not be.
+    assert report.sealed and not bytes(report.content).startswith(b"%PDF")
     html = render_to_string(
         "analysis/pdf_report.html",
         {
@@ -272,7 +281,11 @@ def test_recompute_records_a_new_run(client, demo, django_capture_on_commit_call
     run = AnalysisRun.objects.latest("requested_at")
     assert AnalysisRun.objects.count() == before + 1
     assert (run.population, run.status) == ("available", "done")
-    assert len(run.data_sha256) == 64
+    # By arm, so stored only sealed: no result, figures or data hash in the clear.
+    assert (run.result, run.figures, run.data_sha256) == ({}, {}, "")
+    from randomization import unblinded
+
+    assert len(unblinded.open_closed_run(run, user=demo["dsmb"]).data_sha256) == 64
 
 
 @pytest.mark.django_db(transaction=True)

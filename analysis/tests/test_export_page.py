@@ -24,8 +24,8 @@ def randomized(active_list, make_ready_participant, nurse):
         services.allocation_assign(participant=make_ready_participant(), by=nurse)
 
 
-def _rows(export, name="participants.csv"):
-    with zipfile.ZipFile(io.BytesIO(bytes(export.content))) as archive:
+def _rows(export, name="participants.csv", content=None):
+    with zipfile.ZipFile(io.BytesIO(content or bytes(export.content))) as archive:
         return list(csv.DictReader(io.StringIO(archive.read(name).decode())))
 
 
@@ -54,8 +54,35 @@ def test_statistician_may_include_arms(
         client.post(reverse("exports"), {"format": "csv", "unblinded": "on"})
     export = DataExport.objects.get()
     assert export.unblinded is True
-    assert {row["arm"] for row in _rows(export)} <= {"MLT", "PLACEBO"}
-    assert all(row["arm"] for row in _rows(export))
+    # At rest the zip is encrypted with the randomization keys: a dump holds no arm.
+    assert export.sealed and not bytes(export.content).startswith(b"PK")
+    with pytest.raises(zipfile.BadZipFile):
+        _rows(export)
+    download = client.get(reverse("export_download", args=[export.pk]))
+    assert download.status_code == 200
+    rows = _rows(export, content=download.content)
+    assert {row["arm"] for row in rows} <= {"MLT", "PLACEBO"}
+    assert all(row["arm"] for row in rows)
+
+
+def test_unblinded_export_needs_the_arm_permission_at_download_time(
+    client, statistician, randomized, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import Permission
+
+    client.force_login(statistician)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("exports"), {"format": "csv", "unblinded": "on"})
+    export = DataExport.objects.get()
+    assert client.get(reverse("export_download", args=[export.pk])).status_code == 200
+    # The statistician keeps export_data but loses the arm (a new role without it).
+    statistician.groups.clear()
+    statistician.user_permissions.add(Permission.objects.get(codename="export_data"))
+    statistician = type(statistician).objects.get(pk=statistician.pk)
+    client.force_login(statistician)
+    response = client.get(reverse("export_download", args=[export.pk]))
+    assert response.status_code == 403
+    assert b"PK" not in response.content[:2]
 
 
 @pytest.mark.parametrize("username", ["nurse", "assessor", "investigator", "dsmb"])

@@ -320,7 +320,7 @@ def test_upgrade_numbers_and_seals_the_earlier_chain(legacy_intact):
     from django.utils import timezone
 
     legacy = importlib.import_module("trial.migrations.0008_seal_existing_audit_lines")
-    before, latest = ("trial", "0006_model_names"), ("trial", "0010_audit_lines_append_only")
+    before = ("trial", "0006_model_names")
     executor = MigrationExecutor(connection)
     executor.migrate([before])
     old_apps = executor.loader.project_state([before]).apps
@@ -344,7 +344,7 @@ def test_upgrade_numbers_and_seals_the_earlier_chain(legacy_intact):
         OldEvent.objects.filter(pk=third.pk).update(summary="edited before the upgrade")
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
-    executor.migrate([latest])
+    executor.migrate(executor.loader.graph.leaf_nodes())  # everything, as `migrate` does
 
     report = verify_chain()
     assert report.intact, report.problems

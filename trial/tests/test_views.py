@@ -39,7 +39,8 @@ PAGE_ACCESS = {
         "unblinded_statistician",
         "data_manager",
     },
-    "screening_new": {"research_nurse"},
+    # The investigator records only the screening that overrides one-person-one-id.
+    "screening_new": {"research_nurse", "investigator"},
     "screening_log": {"research_nurse", "investigator", "data_manager"},
     "screening_detail": {"research_nurse", "investigator", "data_manager"},
     "baseline_edit": {"research_nurse"},
@@ -367,11 +368,15 @@ class TestBaselineForm:
         client.force_login(nurse)
         url = reverse("baseline_edit", args=[participant.study_id])
         client.post(url, self.form_data(participant))
-        response = client.post(url, self.form_data(participant, weight_kg="65"))
+        version = client.get(url).context["form"].initial["version"]
+        response = client.post(url, self.form_data(participant, weight_kg="65", version=version))
         assert response.status_code == 200
         assert "reason" in response.context["form"].errors
         response = client.post(
-            url, self.form_data(participant, weight_kg="65", reason="Re-weighed on admission")
+            url,
+            self.form_data(
+                participant, weight_kg="65", reason="Re-weighed on admission", version=version
+            ),
         )
         assert response.status_code == 302
         event = AuditEvent.objects.get(model="trial.Baseline", action="update")
