@@ -151,6 +151,8 @@ def screening_record(*, site: Site, data: ScreeningInput, by) -> Screening:
     counter's row lock.
     """
     override = optional_text(data.duplicate_override_reason, field="duplicate_override_reason")
+    if data.duplicate_override_reason and not override:
+        raise ValidationError({"duplicate_override_reason": [OVERRIDE_REASON_REQUIRED]})
     # Screening is the nurse's; an investigator may record the screening that
     # overrides the one-person rule.
     _require(by, "trial.override_duplicate_screening" if override else "trial.screen_patient")
