@@ -3,8 +3,9 @@
 No Django, no database, no settings. Builds the three list templates of
 randomization.md ("plan", "datastep", "random_blocks") from the bit-exact SAS
 generators in :mod:`randomization.sas`, prints the SAS program that regenerates
-the same list, and gives the list a canonical form and SHA-256 hash for sealing
-and later verification.
+the same list, gives the list a canonical form, and commits to it for sealing and
+later verification: SHA-256 over a secret random salt followed by the canonical
+form (lists sealed before salting used the plain SHA-256, still checkable here).
 
 Everything returned here (rows, the SAS program, comparison messages) is
 unblinded information: callers must only show it to unblinded users.
@@ -13,6 +14,7 @@ unblinded information: callers must only show it to unblinded users.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 from collections import Counter
@@ -24,15 +26,22 @@ from randomization.sas import Ranuni, SeedError, proc_plan, validate_seed
 
 __all__ = [
     "CANONICAL_SCHEMA",
+    "COMMITMENT_SALTED",
+    "COMMITMENT_SCHEMES",
+    "COMMITMENT_UNSALTED",
     "GENERATOR",
     "ROW_KEYS",
+    "SALT_BYTES",
     "TEMPLATES",
     "ListError",
     "block_pattern",
     "build_list",
     "canonical_form",
+    "commitment",
+    "commitment_matches",
     "compare_lists",
     "list_hash",
+    "salted_commitment",
     "sas_program",
 ]
 
@@ -43,6 +52,15 @@ GENERATOR = "sas_ranuni"
 # produce the same bytes, and so hashes say which layout they were made from.
 CANONICAL_SCHEMA = "randomization-list/1"
 ROW_KEYS: tuple[str, ...] = ("sequence", "block", "block_size", "arm")
+
+# How a list's public fingerprint was made. The plain hash of a list with a 31-bit
+# seed is matched by hashing every candidate seed, which gives away every arm; a
+# 256-bit secret salt in front of the canonical form makes that search hopeless
+# until the salt is revealed. Lists sealed before salting keep the plain form.
+COMMITMENT_UNSALTED = "sha256-unsalted"
+COMMITMENT_SALTED = "sha256-salted"
+COMMITMENT_SCHEMES: tuple[str, ...] = (COMMITMENT_UNSALTED, COMMITMENT_SALTED)
+SALT_BYTES = 32
 
 Row = dict[str, int | str]
 
@@ -589,6 +607,51 @@ def list_hash(
             rows=rows,
         )
     ).hexdigest()
+
+
+def salted_commitment(*, salt: bytes, canonical: bytes) -> str:
+    """SHA-256 (lowercase hex) of ``salt`` followed by ``canonical``: a list's public
+    fingerprint. Anyone given the salt and the canonical bytes can recompute it."""
+    if not isinstance(salt, bytes) or len(salt) != SALT_BYTES:
+        raise ListError(f"The salt must be {SALT_BYTES} bytes.")
+    if not isinstance(canonical, bytes) or not canonical:
+        raise ListError("The canonical form must be non-empty bytes.")
+    return hashlib.sha256(salt + canonical).hexdigest()
+
+
+def commitment(*, scheme: str, canonical: bytes, salt: bytes = b"") -> str:
+    """The fingerprint of ``canonical`` in ``scheme`` (one of ``COMMITMENT_SCHEMES``).
+
+    The unsalted scheme takes no salt (it gives :func:`list_hash`'s digest); the
+    salted one needs the list's own ``SALT_BYTES``-byte salt.
+    """
+    if scheme == COMMITMENT_SALTED:
+        return salted_commitment(salt=salt, canonical=canonical)
+    if scheme == COMMITMENT_UNSALTED:
+        if salt:
+            raise ListError("The unsalted scheme takes no salt.")
+        if not isinstance(canonical, bytes) or not canonical:
+            raise ListError("The canonical form must be non-empty bytes.")
+        return hashlib.sha256(canonical).hexdigest()
+    raise ListError(
+        f"Unknown commitment scheme {scheme!r}; use one of "
+        + ", ".join(repr(known) for known in COMMITMENT_SCHEMES)
+        + "."
+    )
+
+
+def commitment_matches(
+    *, scheme: str, fingerprint: str, canonical: bytes, salt: bytes = b""
+) -> bool:
+    """Whether ``fingerprint`` commits to ``canonical`` (with ``salt``) in ``scheme``.
+
+    Raises :class:`ListError` for an unknown scheme or a salt of the wrong length:
+    those are mistakes, not a mismatch.
+    """
+    expected = commitment(scheme=scheme, canonical=canonical, salt=salt)
+    return isinstance(fingerprint, str) and hmac.compare_digest(
+        expected.encode(), fingerprint.encode()
+    )
 
 
 # --------------------------------------------------------------------------- verification

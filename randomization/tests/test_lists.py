@@ -13,14 +13,21 @@ from hypothesis import strategies as st
 
 from randomization.lists import (
     CANONICAL_SCHEMA,
+    COMMITMENT_SALTED,
+    COMMITMENT_SCHEMES,
+    COMMITMENT_UNSALTED,
     GENERATOR,
+    SALT_BYTES,
     TEMPLATES,
     ListError,
     block_pattern,
     build_list,
     canonical_form,
+    commitment,
+    commitment_matches,
     compare_lists,
     list_hash,
+    salted_commitment,
     sas_program,
 )
 from randomization.sas import MAX_SEED, Ranuni, proc_plan
@@ -467,6 +474,91 @@ def test_canonical_form_refuses_malformed_rows(rows, fragment):
 def test_canonical_form_refuses_empty_generator():
     with pytest.raises(ListError, match="generator"):
         canonical_form(**{**_sealed(), "generator": ""})
+
+
+# --------------------------------------------------------------------------- commitment
+
+SALT = bytes(range(SALT_BYTES))
+
+
+def test_salted_commitment_is_sha256_of_salt_then_canonical_form():
+    canonical = canonical_form(**_sealed())
+    digest = salted_commitment(salt=SALT, canonical=canonical)
+    assert digest == hashlib.sha256(SALT + canonical).hexdigest()
+    assert digest != hashlib.sha256(canonical + SALT).hexdigest()  # salt first
+    assert digest != list_hash(**_sealed())
+    assert len(digest) == 64 and digest == digest.lower()
+
+
+def test_salted_commitment_is_pinned():
+    # 32 zero bytes then "abc", as `{ head -c 32 /dev/zero; printf abc; } | sha256sum`
+    # prints it: changing this value means no sealed list would verify.
+    assert salted_commitment(salt=bytes(32), canonical=b"abc") == (
+        "365aa7d8f7f9402c4b9434502b4cc89ddb09fe50d7cd95b493b834c62d5a5370"
+    )
+
+
+def test_unsalted_commitment_is_the_plain_list_hash():
+    sealed = _sealed()
+    assert commitment(scheme=COMMITMENT_UNSALTED, canonical=canonical_form(**sealed)) == list_hash(
+        **sealed
+    )
+    assert COMMITMENT_SCHEMES == ("sha256-unsalted", "sha256-salted")
+
+
+def test_a_different_salt_gives_a_different_commitment():
+    canonical = canonical_form(**_sealed())
+    other = bytes([SALT[0] ^ 1]) + SALT[1:]
+    assert salted_commitment(salt=SALT, canonical=canonical) != salted_commitment(
+        salt=other, canonical=canonical
+    )
+
+
+@pytest.mark.parametrize(
+    ("scheme", "salt", "fragment"),
+    [
+        pytest.param(COMMITMENT_SALTED, b"", "32 bytes", id="salted-without-salt"),
+        pytest.param(COMMITMENT_SALTED, bytes(31), "32 bytes", id="salt-31-bytes"),
+        pytest.param(COMMITMENT_SALTED, bytes(33), "32 bytes", id="salt-33-bytes"),
+        pytest.param(COMMITMENT_SALTED, "00" * 32, "32 bytes", id="salt-as-hex-text"),
+        pytest.param(COMMITMENT_UNSALTED, SALT, "takes no salt", id="unsalted-with-salt"),
+        pytest.param("sha256", b"", "Unknown commitment scheme", id="unknown-scheme"),
+        pytest.param("", b"", "Unknown commitment scheme", id="empty-scheme"),
+    ],
+)
+def test_commitment_refuses_mistakes(scheme, salt, fragment):
+    with pytest.raises(ListError, match=fragment):
+        commitment(scheme=scheme, canonical=b"{}", salt=salt)
+
+
+@pytest.mark.parametrize("canonical", [b"", "{}", None])
+def test_commitment_needs_canonical_bytes(canonical):
+    for scheme, salt in ((COMMITMENT_SALTED, SALT), (COMMITMENT_UNSALTED, b"")):
+        with pytest.raises(ListError, match="non-empty bytes"):
+            commitment(scheme=scheme, canonical=canonical, salt=salt)
+
+
+def test_commitment_matches():
+    canonical = canonical_form(**_sealed())
+    fingerprint = salted_commitment(salt=SALT, canonical=canonical)
+    assert commitment_matches(
+        scheme=COMMITMENT_SALTED, fingerprint=fingerprint, canonical=canonical, salt=SALT
+    )
+    changed = canonical.replace(b'"seed":45', b'"seed":46')
+    assert changed != canonical
+    for scheme, salt, fp, body in [
+        (COMMITMENT_SALTED, SALT, fingerprint, changed),  # another list
+        (COMMITMENT_SALTED, bytes(32), fingerprint, canonical),  # another salt
+        (COMMITMENT_UNSALTED, b"", fingerprint, canonical),  # another scheme
+        (COMMITMENT_SALTED, SALT, fingerprint.upper(), canonical),  # stored lowercase
+        (COMMITMENT_SALTED, SALT, fingerprint[:-1], canonical),
+        (COMMITMENT_SALTED, SALT, "é" * 64, canonical),
+        (COMMITMENT_SALTED, SALT, None, canonical),
+    ]:
+        assert not commitment_matches(scheme=scheme, fingerprint=fp, canonical=body, salt=salt)
+    assert commitment_matches(
+        scheme=COMMITMENT_UNSALTED, fingerprint=list_hash(**_sealed()), canonical=canonical
+    )
 
 
 # --------------------------------------------------------------------------- verification
