@@ -3,7 +3,9 @@
 Arms are stored only as encrypted tokens (``randomization.crypto``); the seed,
 template and block sizes are unblinded information and never shown to
 blinded roles. A list that has allocated a slot can no longer change: more
-slots come as a separately sealed extension.
+slots come as a separately sealed extension. A list's public fingerprint is
+SHA-256 over a secret salt (sealed with the seed) and the canonical list;
+lists sealed before salting keep their plain SHA-256 and say so.
 """
 
 from django.conf import settings
@@ -22,6 +24,13 @@ class Template(models.TextChoices):
 class PackCodeStyle(models.TextChoices):
     POSITION = "position", _("Pack number = list position")
     RANDOM = "random", _("Random pack identifier with check digit")
+
+
+class CommitmentScheme(models.TextChoices):
+    """How a list's fingerprint (``RandomizationList.sha256``) was computed."""
+
+    UNSALTED = "sha256-unsalted", _("SHA-256 of the canonical list (sealed before salting)")
+    SALTED = "sha256-salted", _("SHA-256 of a secret salt followed by the canonical list")
 
 
 class RandomizationList(models.Model):
@@ -66,7 +75,25 @@ class RandomizationList(models.Model):
         default=0,
         help_text=_("Slots of an extension continue the numbering after the lists before it."),
     )
-    sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True)
+    sha256 = models.CharField(
+        _("SHA-256"),
+        max_length=64,
+        unique=True,
+        help_text=_("The public fingerprint, computed as the commitment scheme says."),
+    )
+    commitment_scheme = models.CharField(
+        _("fingerprint scheme"), max_length=20, choices=CommitmentScheme.choices
+    )
+    identity_digest = models.CharField(
+        _("identity digest"),
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "HMAC of the canonical list under the randomization key: finds an identical "
+            "list without keeping a hash anyone could test seeds against."
+        ),
+    )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.SEALED
     )
@@ -78,7 +105,8 @@ class RandomizationList(models.Model):
     activated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    history = HistoricalRecords(excluded_fields=["created_at"])
+    # The identity digest is only for the duplicate check; the trail has no use for it.
+    history = HistoricalRecords(excluded_fields=["created_at", "identity_digest"])
 
     class Meta:
         ordering = ["stratum", "position_offset", "id"]
@@ -94,6 +122,19 @@ class RandomizationList(models.Model):
             models.CheckConstraint(
                 condition=Q(extends__isnull=True) | Q(position_offset__gt=0),
                 name="list_extension_has_offset",
+            ),
+            models.CheckConstraint(
+                condition=Q(commitment_scheme__in=CommitmentScheme.values),
+                name="list_commitment_scheme_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(commitment_scheme=CommitmentScheme.UNSALTED) | ~Q(identity_digest=""),
+                name="list_salted_has_identity_digest",
+            ),
+            models.UniqueConstraint(
+                fields=["identity_digest"],
+                condition=~Q(identity_digest=""),
+                name="list_unique_identity_digest",
             ),
         ]
 

@@ -8,6 +8,7 @@ statistician's permission) and records the operating-system user too.
 import csv
 import getpass
 import sys
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -52,12 +53,22 @@ class Command(BaseCommand):
             ("verify", "regenerate a list and compare with its hash"),
             ("export", "write the unblinded list as CSV"),
             ("sas-program", "print the SAS program that regenerates a list"),
+            (
+                "reveal",
+                "print the salt and canonical form behind a list's fingerprint "
+                "(final unblinding): anyone can then re-check sha256(salt || canonical)",
+            ),
         ]:
             p = sub.add_parser(name, help=text)
             common(p)
             p.add_argument("--list", type=int, required=True, dest="list_id")
             if name == "export":
                 p.add_argument("--output", help="file (default: standard output)")
+            if name == "reveal":
+                p.add_argument(
+                    "--canonical-output",
+                    help="also write the canonical form's exact bytes to this file",
+                )
 
     def handle(self, *args, action, user, **options):
         try:
@@ -143,3 +154,37 @@ class Command(BaseCommand):
                 n_slots=rlist.n_slots,
             )
         )
+
+    def do_reveal(self, actor, **o):
+        rlist = self._list(o["list_id"])
+        opening = services.list_reveal(rlist=rlist, by=actor)
+        salted = opening.scheme == lists.COMMITMENT_SALTED
+        self.stdout.write(f"list {rlist.pk}: {rlist.name}")
+        self.stdout.write(f"scheme: {opening.scheme}")
+        self.stdout.write(f"fingerprint: {opening.fingerprint}")
+        if salted:
+            self.stdout.write(f"salt (hex): {opening.salt.hex()}")
+            self.stdout.write(
+                "fingerprint = SHA-256 of the salt's 32 bytes, then the canonical form"
+            )
+        else:
+            self.stdout.write("fingerprint = SHA-256 of the canonical form (sealed before salting)")
+        self.stdout.write(
+            f"canonical form ({len(opening.canonical)} bytes of UTF-8, the next line without "
+            "its line break):"
+        )
+        self.stdout.write(opening.canonical.decode("utf-8"))
+        if o.get("canonical_output"):
+            Path(o["canonical_output"]).write_bytes(opening.canonical)
+            if salted:
+                self.stdout.write(
+                    f"check: {{ printf %s {opening.salt.hex()} | xxd -r -p; "
+                    f"cat {o['canonical_output']}; }} | sha256sum"
+                )
+            else:
+                self.stdout.write(f"check: sha256sum {o['canonical_output']}")
+        if opening.matches:
+            self.stdout.write("OK: the salt and canonical form give the fingerprint")
+        else:
+            # Not an error that rolls back: the unblinded read must stay recorded.
+            self.stderr.write("FAILED: the stored rows do not give the fingerprint; run verify")
