@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from trial.models import Participant
 
 from . import services
-from .models import Allocation, RandomizationList
+from .models import Allocation, PackCodeStyle, RandomizationList
 
 
 def seed_randomization(*, today, rng: random.Random) -> str:
@@ -21,14 +21,17 @@ def seed_randomization(*, today, rng: random.Random) -> str:
     statistician = User.objects.get(username="statistician")
     nurse = User.objects.get(username="nurse")
     if not RandomizationList.objects.exists():
+        # As the list-creation page recommends: random block sizes and random pack
+        # codes, so that neither block boundaries nor list order can be read off a pack.
         rlist = services.list_create(
             spec=services.ListSpec(
                 name="MLT main list",
-                template="plan",
+                template="random_blocks",
                 arms=["MLT", "PLACEBO"],
                 ratio=[1, 1],
-                block_sizes=[4],
+                block_sizes=[2, 4, 6],
                 n_slots=120,
+                pack_code_style=PackCodeStyle.RANDOM,
             ),
             by=statistician,
         )

@@ -1,4 +1,10 @@
-"""Forms of randomization: the shape of input. Domain rules live in services."""
+"""Forms of randomization: the shape of input. Domain rules live in services.
+
+The list forms preselect random block sizes and random pack codes: with fixed
+blocks and packs numbered by position, block boundaries are known to anyone,
+so one code-break narrows down the arms of its block-mates (randomization.md).
+The other choices stay available, and the page says why they are weaker.
+"""
 
 from __future__ import annotations
 
@@ -25,12 +31,27 @@ def _int_list(value: str, field: str) -> list[int]:
     return numbers
 
 
+TEMPLATE_CHOICES = [
+    (Template.RANDOM_BLOCKS, _("Random block sizes (recommended)")),
+    (Template.PLAN, Template.PLAN.label),
+    (Template.DATASTEP, Template.DATASTEP.label),
+]
+PACK_CODE_CHOICES = [
+    (PackCodeStyle.RANDOM, _("Random pack identifier with check digit (recommended)")),
+    (PackCodeStyle.POSITION, PackCodeStyle.POSITION.label),
+]
+RECOMMENDED_BLOCK_SIZES = "2, 4, 6"
+FIXED_SIZE_TAKES_ONE = _("This template uses one fixed block size: enter one number.")
+
+
 class ListParametersForm(forms.Form):
-    template = forms.ChoiceField(label=_("Template"), choices=Template.choices)
+    template = forms.ChoiceField(
+        label=_("Template"), choices=TEMPLATE_CHOICES, initial=Template.RANDOM_BLOCKS
+    )
     block_sizes = forms.CharField(
         label=_("Block sizes"),
-        initial="4",
-        help_text=_("Whole block lengths, e.g. 4, or 2, 4, 6 for random block sizes."),
+        initial=RECOMMENDED_BLOCK_SIZES,
+        help_text=_("Whole block lengths, e.g. 2, 4, 6 for random block sizes, or 4 for fixed."),
     )
     n_slots = forms.IntegerField(label=_("Number of slots"), min_value=1, max_value=100000)
     seed = forms.IntegerField(
@@ -47,6 +68,17 @@ class ListParametersForm(forms.Form):
     def clean_block_sizes(self) -> list[int]:
         return _int_list(self.cleaned_data["block_sizes"], "block_sizes")
 
+    def clean(self):
+        cleaned = super().clean()
+        sizes = cleaned.get("block_sizes")
+        if (
+            cleaned.get("template") in (Template.PLAN, Template.DATASTEP)
+            and sizes
+            and len(sizes) != 1
+        ):
+            self.add_error("block_sizes", FIXED_SIZE_TAKES_ONE)
+        return cleaned
+
 
 class ListCreateForm(ListParametersForm):
     name = forms.CharField(label=_("Name"), max_length=100, initial="MLT main list")
@@ -58,7 +90,7 @@ class ListCreateForm(ListParametersForm):
         label=_("One list per site (stratified by site, each with its own seed)"), required=False
     )
     pack_code_style = forms.ChoiceField(
-        label=_("Pack codes"), choices=PackCodeStyle.choices, initial=PackCodeStyle.POSITION
+        label=_("Pack codes"), choices=PACK_CODE_CHOICES, initial=PackCodeStyle.RANDOM
     )
 
     field_order = [
