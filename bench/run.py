@@ -284,6 +284,7 @@ def run_size(n: int) -> dict:
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_HSTS_SECONDS": "0",
         "RANDOMIZATION_KEYS": "kZm3R2mQ3yq1mZ8b2f2m2yQ3b9k2r8r0m6t5w4u3v2s=",
+        "AUDIT_KEYS": "bench-audit-key-" + "a" * 32,
         "TWO_FACTOR_ENFORCED": "false",
         "BENCH_FLOOR_VIEWS": "1",
         "RANDOMIZE_RATE": "100000/m",

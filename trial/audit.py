@@ -34,6 +34,24 @@ HEAD_PK = 1
 _IGNORED_FIELDS = {"id", "history_id", "history_date", "history_user", "history_type"}
 
 
+# Free text that may name an arm, written into the trail by an earlier version
+# (the assessor's note on how they learned the allocation). Lines cannot be
+# rewritten, so every reader of the trail shows these values withheld; new lines
+# never carry them (the note is sealed and kept out of history).
+WITHHELD_FIELDS = frozenset({"unblinding_note"})
+WITHHELD = "(withheld: may name an arm)"
+
+
+def readable_changes(changes: dict, *, withheld: str = WITHHELD) -> dict:
+    """``changes`` as the trail's readers may see them (see WITHHELD_FIELDS)."""
+    return {
+        field: [withheld if value not in (None, "") else value for value in values]
+        if field in WITHHELD_FIELDS and isinstance(values, list)
+        else values
+        for field, values in (changes or {}).items()
+    }
+
+
 class AuditChainError(RuntimeError):
     """The chain cannot be extended safely (its head is missing): nothing is written."""
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import selectors, services
+from .audit import readable_changes
 from .eligibility import EXCLUSION_CRITERIA
 from .forms import (
     AuditFilter,
@@ -364,7 +365,9 @@ def audit_trail_csv(request: HttpRequest) -> StreamingHttpResponse:
                         event.object_id,
                         event.subject,
                         event.reason,
-                        json.dumps(event.changes, ensure_ascii=False, sort_keys=True),
+                        json.dumps(
+                            readable_changes(event.changes), ensure_ascii=False, sort_keys=True
+                        ),
                     ]
                 )
             )

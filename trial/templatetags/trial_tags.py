@@ -3,6 +3,9 @@
 from django import template
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
+from django.utils.translation import gettext
+
+from trial.audit import readable_changes
 
 register = template.Library()
 
@@ -20,6 +23,12 @@ def record_name(label: str) -> str:
     verbose name), the stored label where it names no model."""
     model = _model(label)
     return str(model._meta.verbose_name) if model is not None else label
+
+
+@register.filter
+def readable(changes: dict) -> dict:
+    """An audit line's changes with values that may name an arm withheld."""
+    return readable_changes(changes, withheld=gettext("(withheld: may name an arm)"))
 
 
 @register.filter

@@ -129,3 +129,23 @@ def test_reference_data_changes_are_audited(datamanager):
     version.save()
     event = AuditEvent.objects.get(model="trial.ConsentFormVersion")
     assert event.username == "datamanager"
+
+
+def test_legacy_lines_withhold_the_assessors_note(client, datamanager):
+    """An earlier version copied the assessor's unblinding note into the trail;
+    those lines cannot be rewritten, so every reader shows the value withheld."""
+    from trial.audit import WITHHELD, audit_event
+
+    audit_event(
+        user=None,
+        model="followup.PhoneInterview",
+        action=AuditEvent.Action.UPDATE,
+        subject="MLT-900",
+        changes={"unblinding_note": ["", "she is on PLACEBO"], "disrupted": [False, True]},
+    )
+    client.force_login(datamanager)
+    page = client.get(reverse("audit_trail"), {"subject": "MLT-900"}).content.decode()
+    assert "PLACEBO" not in page and WITHHELD in page
+    response = client.get(reverse("audit_trail_csv"), {"subject": "MLT-900"})
+    body = b"".join(response.streaming_content).decode()
+    assert "PLACEBO" not in body and WITHHELD in body and "disrupted" in body
