@@ -46,6 +46,11 @@ PAGE_ACCESS = {
     "baseline_edit": {"research_nurse"},
     "audit_trail": {"data_manager"},
     "audit_trail_csv": {"data_manager"},
+    # People: the data manager manages; those who hold an unblinded role see the
+    # pages to approve requests for one.
+    "people_list": {"data_manager", "unblinded_statistician", "dsmb"},
+    "person_invite": {"data_manager"},
+    "person_detail": {"data_manager", "unblinded_statistician", "dsmb"},
 }
 
 
@@ -61,6 +66,8 @@ def url_for(name, participant):
         return reverse(name, args=[participant.study_id])
     if name == "screening_detail":
         return reverse(name, args=[participant.screening.pk])
+    if name == "person_detail":
+        return reverse(name, args=[participant.consent_taken_by.pk])
     return reverse(name)
 
 
