@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class RoleRequest(models.Model):
@@ -20,7 +21,8 @@ class RoleRequest(models.Model):
         PENDING = "pending", _("Awaiting approval")
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
-        WITHDRAWN = "withdrawn", _("Withdrawn")
+        # Not a participant's withdrawal (退出): the request was taken back (已撤回).
+        WITHDRAWN = "withdrawn", pgettext_lazy("role request", "Withdrawn")
 
     person = models.ForeignKey(
         settings.AUTH_USER_MODEL,
