@@ -9,7 +9,7 @@ DEMO_PASSWORD ?= demo-password-2019
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv lint format migrate demo clean help screenshots bench
+.PHONY: run test venv lint format migrate demo clean help screenshots bench mutation
 
 help:
 	@echo "make run    - set up, migrate, seed the demo and serve http://$(HOST):$(PORT)"
@@ -67,6 +67,51 @@ bench: venv
 
 screenshots: venv
 	$(PY) scripts/screenshots.py
+
+# Mutation testing: which checks would no test miss? The modules mutated and the tests
+# tried against them are [tool.mutmut] in pyproject.toml; MUTATION_MUTANTS names which
+# of their mutants are tried (mutmut's name globs, module.x_function__mutmut_N): every
+# one, except that analysis/stats.py is limited to the functions that decide (test
+# choice, Bonferroni adjustment, persistent pain) because its numeric core takes hours.
+# `make mutation MUTATION_MUTANTS='*'` tries them all. mutmut works on a copy of the
+# apps in mutants/, started afresh each run, on SQLite.
+MUTATION_JOBS ?= 2
+MUTATION_MUTANTS ?= trial.* questionnaires.* randomization.* followup.* \
+	analysis.stats.x_choose_* analysis.stats.x__compare_* analysis.stats.x__reduced_table__* \
+	analysis.stats.x_persistent_pain__* analysis.stats.x__difference__* \
+	analysis.stats.x__student_t__* analysis.stats.x__paired_t__*
+
+mutation: venv
+	rm -rf mutants
+	mkdir mutants
+	@echo "mutmut run (log in mutants/run.log; $(MUTATION_JOBS) workers) ..."
+	@start=$$(date +%s); \
+	if ! env -u DATABASE_URL $(BIN)/mutmut run --max-children $(MUTATION_JOBS) \
+		$(foreach glob,$(MUTATION_MUTANTS),'$(glob)') > mutants/run.log 2>&1; then \
+		tail -c 3000 mutants/run.log; echo; echo "mutmut run failed (mutants/run.log)"; exit 1; fi; \
+	echo "mutmut run took $$(( $$(date +%s) - start )) s"
+	@$(BIN)/mutmut results --all true > mutants/results.txt
+	@echo
+	@echo "Mutation score by module (killed / tried; not tried: outside MUTATION_MUTANTS)"
+	@awk -F': ' '{ key = $$1; sub(/^ +/, "", key); status = $$2; \
+		n = split(key, part, "."); module = part[1]; \
+		for (i = 2; i < n; i++) module = module "." part[i]; \
+		if (status == "not checked") { untried[module]++; seen[module] = 1; next } \
+		seen[module] = 1; tried[module]++; count[module, status]++; \
+		all_tried++; all[status]++ } \
+		END { fmt = "%-24s %6s %6s %5s %8s %8s %8s %10s %9s\n"; \
+		printf fmt, "module", "killed", "tried", "score", "survived", "no_tests", "timeout", \
+			"suspicious", "not_tried"; \
+		for (m in seen) if (tried[m]) printf "%-24s %6d %6d %4.1f%% %8d %8d %8d %10d %9d\n", m, \
+			count[m, "killed"], tried[m], tried[m] ? 100 * count[m, "killed"] / tried[m] : 0, \
+			count[m, "survived"], count[m, "no tests"], count[m, "timeout"], \
+			count[m, "suspicious"], untried[m] | "sort"; close("sort"); \
+		printf "%-24s %6d %6d %4.1f%% %8d %8d %8d %10d\n", "total", all["killed"], all_tried, \
+			all_tried ? 100 * all["killed"] / all_tried : 0, all["survived"], all["no tests"], \
+			all["timeout"], all["suspicious"] }' mutants/results.txt
+	@echo
+	@echo "Surviving mutants (.venv/bin/mutmut show NAME prints the change):"
+	@grep -E ': (survived|no tests|suspicious|timeout)$$' mutants/results.txt || echo "    none"
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
