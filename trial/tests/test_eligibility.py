@@ -168,3 +168,36 @@ def test_answers_are_not_mutated():
         answers=answers,
     )
     assert answers == NO_EXCLUSIONS
+
+
+def test_born_on_the_screening_date_is_zero_years_not_refused():
+    # Only a birth *after* the screening date is impossible (the docstring's rule).
+    assert age_in_completed_years(date(2019, 7, 1), date(2019, 7, 1)) == 0
+    assert age_in_completed_years(date(2019, 6, 30), date(2019, 7, 1)) == 0
+
+
+def test_birth_after_screening_says_why():
+    with pytest.raises(ValueError) as error:
+        age_in_completed_years(date(2019, 7, 2), date(2019, 7, 1))
+    assert str(error.value) == "The date of birth is after the screening date."
+
+
+def test_every_unanswered_criterion_is_named_in_one_message():
+    answers = dict(NO_EXCLUSIONS)
+    del answers["excl_other_trial"]
+    answers["excl_unwilling"] = None
+    with pytest.raises(ValueError) as error:
+        assess_eligibility(
+            date_of_birth=date(1970, 1, 1),
+            screening_date=SCREENED_ON,
+            female=True,
+            confirmed_diagnosis=True,
+            answers=answers,
+        )
+    assert str(error.value) == "Unanswered exclusion criteria: excl_other_trial, excl_unwilling"
+
+
+def test_every_unknown_criterion_is_named_in_one_message():
+    with pytest.raises(ValueError) as error:
+        assess(excl_smoking=True, excl_alcohol=False)
+    assert str(error.value) == "Unknown criteria: excl_alcohol, excl_smoking"
