@@ -210,7 +210,8 @@ def _band(total: int | None, bands: tuple[tuple[int, str], ...]) -> str | None:
     for upper, label in bands:
         if total <= upper:
             return label
-    raise AssertionError(f"total {total} above the last band")  # pragma: no cover
+    # Unreachable (every total is range-checked first): no cover, no mutate.
+    raise AssertionError(f"total {total} above the last band")  # pragma: no cover, no mutate
 
 
 def _div_half_up(numerator: int, denominator: int) -> int:

@@ -1008,3 +1008,83 @@ def test_scoring_reads_but_never_mutates(scorer: Any) -> None:
     scorer(MappingProxyType(row))  # a read-only mapping is enough
     scorer(row)
     assert row == before
+
+
+# --- Messages and derived versions ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scorer", "answers", "message"),
+    [
+        (score_psqi, psqi(psqi_2=-1), "psqi_2: must be a whole number >= 0, got -1"),
+        (score_psqi, psqi(psqi_2="20"), "psqi_2: must be a whole number >= 0, got '20'"),
+        (score_gad7, {"gad7_1": 4}, "gad7_1: must be a whole number from 0 to 3, got 4"),
+        (score_gad7, {"gad7_1": True}, "gad7_1: must be a whole number from 0 to 3, got True"),
+        (
+            score_sf_mpq,
+            {"sfmpq_vas_mm": 101},
+            "sfmpq_vas_mm: must be a whole number from 0 to 100, got 101",
+        ),
+    ],
+)
+def test_invalid_value_message_states_the_allowed_range(
+    scorer: Any, answers: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ScoringError) as caught:
+        scorer(answers)
+    assert str(caught.value) == message
+
+
+def test_tics_unknown_version_is_an_error_on_version_listing_the_known_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ScoringError) as caught:
+        score_tics(dict.fromkeys(TICS41, 0), version="ticsm")
+    assert caught.value.key == "version"
+    assert str(caught.value) == "version: unknown TICS version 'ticsm' (known: tics41)"
+    # Another version is another entry in TICS_VERSIONS; the message lists them all.
+    monkeypatch.setitem(TICS_VERSIONS, "tics_short", {"tics_name": 2})
+    with pytest.raises(ScoringError) as caught:
+        score_tics({}, version="ticsm")
+    assert str(caught.value) == "version: unknown TICS version 'ticsm' (known: tics41, tics_short)"
+
+
+def test_tics_registered_name_with_other_maxima_gets_a_derived_version() -> None:
+    # The registered scoring version is only for the registered maxima.
+    items = {**TICS41, "tics_naming": 3}
+    scores = score_tics(dict.fromkeys(TICS41, 1), "tics41", items=items)
+    assert scores["total"] == 11
+    assert scores["scoring_version"].startswith("tics41-items-")
+    assert scores["scoring_version"] != SCORING_VERSIONS["tics41"]
+
+
+def test_tics_derived_version_is_stable_across_releases() -> None:
+    # Stored scores keep this string: the canonical form (sorted pairs, compact JSON,
+    # first 10 hex digits of SHA-256) must not drift, or equal maxima would read as
+    # another version.
+    ticsm = {"tics_name": 2, "tics_delayed_recall": 10, "tics_serial7": 5}
+    scores = score_tics({}, "ticsm", items=ticsm)
+    assert scores["scoring_version"] == "ticsm-items-10a51de4ac"
+
+
+def test_tics_item_worth_zero_points_is_allowed() -> None:
+    scores = score_tics(
+        {"tics_name": 2, "tics_bonus": 0}, "x", items={"tics_name": 2, "tics_bonus": 0}
+    )
+    assert scores["total"] == 2
+    assert_scoring_error(
+        score_tics,
+        {"tics_name": 2, "tics_bonus": 1},
+        "tics_bonus",
+        version="x",
+        items={"tics_name": 2, "tics_bonus": 0},
+    )
+
+
+@pytest.mark.parametrize("maximum", [-1, True, 2.0])
+def test_tics_invalid_maximum_message(maximum: Any) -> None:
+    with pytest.raises(ScoringError) as caught:
+        score_tics({}, version="x", items={"tics_name": maximum})
+    assert str(caught.value) == (
+        f"tics_name: maximum points must be a whole number >= 0, got {maximum!r}"
+    )
