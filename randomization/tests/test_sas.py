@@ -379,3 +379,17 @@ def test_proc_plan_is_a_full_factorial_in_odometer_order(seed, factors):
     assert len(runs) == factors[0][0]
     if factors[0][1] == "ordered":
         assert runs == list(range(1, factors[0][0] + 1))
+
+
+@pytest.mark.parametrize("m", [0, -2, True, 2.0, "3"])
+def test_permutation_refuses_bad_m_and_says_so(m):
+    with pytest.raises(ValueError) as error:
+        Ranuni(45).permutation(m)
+    assert str(error.value) == f"m must be a whole number of at least 1; got {m!r}."
+
+
+@pytest.mark.parametrize("words", [0, 623, 625])
+def test_mt19937_core_needs_exactly_624_words(words):
+    with pytest.raises(ValueError) as error:
+        _MT19937([1] * words)
+    assert str(error.value) == f"MT19937 state must have 624 words; got {words}."
