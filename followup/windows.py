@@ -600,7 +600,7 @@ def suggest_missed(
     if not _is_whole(threshold) or threshold < 1:
         raise ValueError(_BAD_THRESHOLD.format(value=threshold))
     failed = 0
-    contacted = False
+    contacted = False  # pragma: no mutate (None, mutmut's change, reads the same below)
     # Every attempt is read, so a bad one raises whatever its position in the list.
     for when, outcome in attempts:
         contact_outcome = ContactOutcome(outcome)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import copy
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from itertools import product
 from typing import NamedTuple
 
@@ -760,3 +760,142 @@ def test_definitions_built_in_code_are_validated_too() -> None:
         Schedule(("m1",))  # type: ignore[arg-type]
     with pytest.raises(ScheduleError, match="visits must be a tuple"):
         Schedule(list(DEFAULT_SCHEDULE.visits))  # type: ignore[arg-type]
+
+
+# Every refusal names what was given, so the person fixing the configuration sees it.
+EXACT_CONFIG_ERRORS = [
+    pytest.param(
+        config_with(1, code="M1"),
+        "visits[1] (M1): code must be lower-case letters, digits or underscores, starting "
+        "with a letter; got 'M1'",
+        id="code",
+    ),
+    pytest.param(
+        config_with(1, label=" "),
+        "visits[1] (m1): label must be non-empty text; got ' '",
+        id="label",
+    ),
+    pytest.param(
+        config_with(1, months=-1),
+        "visits[1] (m1): months must be a whole number >= 0; got -1",
+        id="months",
+    ),
+    pytest.param(
+        config_with(1, window_after_days=7.5),
+        "visits[1] (m1): window_after_days must be a whole number of days >= 0; got 7.5",
+        id="window",
+    ),
+    pytest.param(
+        config_with(2, extra_forms=["Adherence!"]),
+        "visits[2] (m3): extra form keys must be lower-case letters, digits or underscores; "
+        "got 'Adherence!'",
+        id="extra-form",
+    ),
+    pytest.param(
+        config_with(1, by_telephone="yes"),
+        "visits[1] (m1): by_telephone must be true or false; got 'yes'",
+        id="telephone",
+    ),
+    pytest.param(
+        {"visits": [], "version": 2, "comment": "x"},
+        "The schedule configuration has unknown keys 'comment', 'version'; allowed: 'visits'",
+        id="top-level-keys",
+    ),
+    pytest.param(
+        {"visits": [7]},
+        "visits[0] must be a mapping; got 7",
+        id="visit-not-mapping",
+    ),
+    pytest.param(
+        config_with(1, months=REMOVE, label=REMOVE),
+        "visits[1] is missing label, months",
+        id="missing-keys",
+    ),
+    pytest.param(
+        config_with(1, window_befor_days=7, notes="x"),
+        "visits[1] has unknown keys 'notes', 'window_befor_days'",
+        id="unknown-keys",
+    ),
+    pytest.param(
+        config_with(1, extra_forms="adherence"),
+        "visits[1]: extra_forms must be a list; got 'adherence'",
+        id="list",
+    ),
+]
+
+
+@pytest.mark.parametrize(("config", "message"), EXACT_CONFIG_ERRORS)
+def test_config_errors_name_the_value(config: object, message: str) -> None:
+    with pytest.raises(ScheduleError) as error:
+        schedule_from_config(config)  # type: ignore[arg-type]
+    assert str(error.value) == message
+
+
+def test_unknown_keys_of_mixed_types_are_listed_not_a_type_error() -> None:
+    # Keys read from YAML or built in code need not be strings: still a ScheduleError.
+    visit = {**schedule_as_config(DEFAULT_SCHEDULE)["visits"][0], 3: "x", "notes": "y"}
+    with pytest.raises(ScheduleError) as error:
+        schedule_from_config({"visits": [visit]})
+    assert str(error.value) == "visits[0] has unknown keys 3, 'notes'"
+
+
+def test_definition_errors_in_code_name_the_value() -> None:
+    with pytest.raises(ScheduleError) as error:
+        VisitDefinition(
+            code="m1",
+            label="1 month",
+            months=1,
+            window_before_days=7,
+            window_after_days=7,
+            instruments=["gad7"],  # type: ignore[arg-type]
+        )
+    assert str(error.value) == "instruments must be a tuple; got ['gad7']"
+    with pytest.raises(ScheduleError) as error:
+        Schedule(("m1",))  # type: ignore[arg-type]
+    assert str(error.value) == "A schedule holds VisitDefinition objects; got 'm1'"
+    with pytest.raises(ScheduleError) as error:
+        Schedule([])  # type: ignore[arg-type]
+    assert str(error.value) == "visits must be a tuple; got []"
+
+
+class _NoOffset(tzinfo):
+    """A tzinfo that does not know its offset: the datetime is still naive."""
+
+    def utcoffset(self, dt: datetime | None) -> None:
+        return None
+
+    def dst(self, dt: datetime | None) -> None:
+        return None
+
+
+def test_suggest_missed_refuses_a_datetime_whose_zone_has_no_offset() -> None:
+    when = datetime(2024, 2, 25, 9, 0, tzinfo=_NoOffset())
+    with pytest.raises(ValueError) as error:
+        suggest_missed([(when, ContactOutcome.NO_ANSWER)], M1, tz=BEIJING)
+    assert str(error.value) == (
+        f"A contact attempt's datetime must be timezone-aware; got {when!r}"
+    )
+
+
+def test_suggest_missed_names_a_naive_datetime() -> None:
+    when = datetime(2024, 2, 25, 9, 0)  # noqa: DTZ001 - the naive datetime is the point
+    with pytest.raises(ValueError) as error:
+        suggest_missed([(when, ContactOutcome.NO_ANSWER)], M1, tz=BEIJING)
+    assert str(error.value) == (
+        f"A contact attempt's datetime must be timezone-aware; got {when!r}"
+    )
+
+
+def test_suggest_missed_refuses_an_attempt_that_is_not_a_date() -> None:
+    with pytest.raises(TypeError) as error:
+        suggest_missed([("2024-02-25", ContactOutcome.NO_ANSWER)], M1)
+    assert str(error.value) == (
+        "attempt date must be a date, not str; take the date in the site's time zone first"
+    )
+
+
+@pytest.mark.parametrize("threshold", [0, 2.0, True])
+def test_suggest_missed_names_the_bad_threshold(threshold: object) -> None:
+    with pytest.raises(ValueError) as error:
+        suggest_missed([], M1, threshold=threshold)  # type: ignore[arg-type]
+    assert str(error.value) == f"threshold must be a whole number >= 1; got {threshold!r}"
