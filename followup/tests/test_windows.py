@@ -899,3 +899,38 @@ def test_suggest_missed_names_the_bad_threshold(threshold: object) -> None:
     with pytest.raises(ValueError) as error:
         suggest_missed([], M1, threshold=threshold)  # type: ignore[arg-type]
     assert str(error.value) == f"threshold must be a whole number >= 1; got {threshold!r}"
+
+
+def test_refused_transition_lists_every_allowed_state() -> None:
+    with pytest.raises(TransitionError) as error:
+        check_transition(S.MISSED, S.UPCOMING)
+    assert str(error.value) == (
+        "A visit cannot go from 'missed' to 'upcoming'; from 'missed' it may go to "
+        "done, done_out_of_window, not_applicable"
+    )
+    with pytest.raises(TransitionError) as error:
+        check_transition(S.NOT_APPLICABLE, S.DONE)
+    assert str(error.value) == (
+        "A visit cannot go from 'not_applicable' to 'done'; from 'not_applicable' it may go "
+        "to nothing (terminal)"
+    )
+
+
+def test_disordered_window_names_its_three_dates() -> None:
+    with pytest.raises(ValueError) as error:
+        VisitWindow(target=D(2024, 3, 9), opens=D(2024, 3, 2), closes=D(2024, 3, 8))
+    assert str(error.value) == (
+        "A visit window must satisfy opens <= target <= closes; got 2024-03-02, 2024-03-09, "
+        "2024-03-08"
+    )
+
+
+@pytest.mark.parametrize("name", ["target", "opens", "closes"])
+def test_window_names_the_date_that_is_a_datetime(name: str) -> None:
+    days = {"target": D(2024, 3, 1), "opens": D(2024, 2, 23), "closes": D(2024, 3, 8)}
+    days[name] = datetime(2024, 3, 1, tzinfo=UTC)
+    with pytest.raises(TypeError) as error:
+        VisitWindow(**days)  # type: ignore[arg-type]
+    assert str(error.value) == (
+        f"{name} must be a date, not datetime; take the date in the site's time zone first"
+    )
