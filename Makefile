@@ -14,7 +14,7 @@ PORT ?= 8000
 help:
 	@echo "make run    - set up, migrate, seed the demo and serve http://$(HOST):$(PORT)"
 	@echo "make test   - set up and run the whole test suite"
-	@echo "make lint   - ruff check, ruff format --check, makemigrations --check"
+	@echo "make lint   - ruff check, ruff format --check, lint-imports (the layering), makemigrations --check"
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,7 @@ test: venv node_modules/axe-core/axe.min.js
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 
 format: venv

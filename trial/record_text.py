@@ -45,11 +45,20 @@ def english(label) -> str:
         return str(label)
 
 
-@cache
-def _status_labels() -> frozenset[str]:
-    from followup.models import StatusEvent
+# Fixed texts that later apps write into records (a status change's kind, say):
+# they name them here from their AppConfig.ready(), so trial imports none of them.
+_registered: list = []
 
-    return frozenset(english(label) for label in StatusEvent.Kind.labels)
+
+def register_fixed(*labels) -> None:
+    """Add (lazy) labels that later apps store in English and pages translate."""
+    _registered.extend(labels)
+    _registered_labels.cache_clear()
+
+
+@cache
+def _registered_labels() -> frozenset[str]:
+    return frozenset(english(label) for label in _registered)
 
 
 @cache
@@ -78,7 +87,7 @@ def shown(text: str) -> str:
     """``text`` in the active language if the system wrote it, else unchanged."""
     if not text:
         return text
-    if text in _FIXED or text in _status_labels():
+    if text in _FIXED or text in _registered_labels():
         return gettext(text)
     found = match_template(text, _TEMPLATES)
     if found is None:
