@@ -286,7 +286,7 @@ def run_size(n: int) -> dict:
         "RANDOMIZATION_KEYS": "kZm3R2mQ3yq1mZ8b2f2m2yQ3b9k2r8r0m6t5w4u3v2s=",
         "AUDIT_KEYS": "bench-audit-key-" + "a" * 32,
         "TWO_FACTOR_ENFORCED": "false",
-        "BENCH_FLOOR_VIEWS": "1",
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
         "RANDOMIZE_RATE": "100000/m",
         "LOGIN_RATE": "100000/m",
         "CELERY_TASK_ALWAYS_EAGER": "1",

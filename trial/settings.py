@@ -380,9 +380,6 @@ CONTENT_SECURITY_POLICY = {
 TWO_FACTOR_ENFORCED = env.bool("TWO_FACTOR_ENFORCED", default=True)
 OTP_TOTP_ISSUER = "MLT trial"
 
-# bench/run.py's floor views (a bare view and a one-row insert); off by default.
-BENCH_FLOOR_VIEWS = env.bool("BENCH_FLOOR_VIEWS", default=False)
-
 # Rate limits, on top of the failed-login lockout.
 RATELIMIT_VIEW = "trial.views.rate_limited"
 RATELIMIT_IP_META_KEY = "trial.net.client_ip"

@@ -70,10 +70,3 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
 ]
-
-# Benchmark floors (bench/run.py): only when BENCH_FLOOR_VIEWS is set, never by default.
-if settings.BENCH_FLOOR_VIEWS:
-    urlpatterns += [
-        path("bench/floor/", views.bench_floor),
-        path("bench/floor-insert/", views.bench_floor_insert),
-    ]

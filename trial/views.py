@@ -451,28 +451,3 @@ def profile(request: HttpRequest) -> HttpResponse:
         )
         return response
     return render(request, "trial/profile.html", {"form": form})
-
-
-@login_not_required
-def bench_floor(request: HttpRequest) -> HttpResponse:
-    """Benchmark floor: the cheapest Django response (only with BENCH_FLOOR_VIEWS)."""
-    return HttpResponse("ok", content_type="text/plain")
-
-
-@login_not_required
-@require_http_methods(["POST"])
-def bench_floor_insert(request: HttpRequest) -> HttpResponse:
-    """Benchmark floor for writes: one row inserted in a transaction (a session row)."""
-    import secrets
-    from datetime import timedelta
-
-    from django.contrib.sessions.models import Session
-    from django.db import transaction
-
-    with transaction.atomic():
-        Session.objects.create(
-            session_key=secrets.token_hex(16),
-            session_data="",
-            expire_date=timezone.now() + timedelta(minutes=1),
-        )
-    return HttpResponse("ok", content_type="text/plain")

@@ -84,3 +84,22 @@ def test_healthz_needs_no_login():
     response = Client().get("/healthz")
     assert response.status_code == 200
     assert response.content == b"ok"
+
+
+@pytest.mark.django_db
+def test_no_benchmark_endpoint_in_the_site():
+    """The benchmark's floors (one an unauthenticated write) live in bench.urls,
+    served only under bench.settings, never in the site's URL configuration."""
+    from django.urls import Resolver404, resolve
+
+    for path in ("/bench/floor/", "/bench/floor-insert/"):
+        with pytest.raises(Resolver404):
+            resolve(path)
+        assert Client().post(path).status_code in {302, 404}
+
+
+@pytest.mark.django_db
+def test_the_benchmark_settings_serve_the_floors(settings):
+    settings.ROOT_URLCONF = "bench.urls"
+    assert Client().get("/bench/floor/").status_code == 200
+    assert Client().post("/bench/floor-insert/").status_code == 200
