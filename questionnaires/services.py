@@ -64,16 +64,22 @@ def _check_dates(*, participant, administered_on: date) -> None:
         raise ValidationError({"administered_on": [ADMINISTERED_BEFORE_CONSENT]})
 
 
-def _raise_alert_if_needed(response: Response, by) -> SafetyAlert | None:
+def safety_alert_for(response: Response) -> SafetyAlert | None:
+    """The safety alert a response raises, unsaved, or None: a PHQ-9 whose scores
+    carry ``item9_alert``. Entry and the trial-data import both decide it here."""
     if response.instrument != "phq9" or not response.scores.get("item9_alert"):
         return None
-    if SafetyAlert.objects.filter(response=response).exists():
-        return None
-    alert = SafetyAlert(
+    return SafetyAlert(
         response=response,
         participant=response.participant,
         item9_value=response.answers.get("phq9_9"),
     )
+
+
+def _raise_alert_if_needed(response: Response, by) -> SafetyAlert | None:
+    alert = safety_alert_for(response)
+    if alert is None or SafetyAlert.objects.filter(response=response).exists():
+        return None
     alert._history_user = by
     alert.save()
 
