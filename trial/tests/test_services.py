@@ -4,7 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import override_settings
 from django.utils import timezone
 
@@ -366,3 +366,320 @@ class TestBaseline:
                 participant=participant, data=baseline_data(), by=nurse, reason="checking"
             )
         assert excinfo.value.messages == [str(services.NOTHING_CHANGED)]
+
+
+class TestStatusAndTrailNotes:
+    def test_status_change_is_saved_with_who_and_why(self, make_participant, nurse):
+        participant = make_participant()
+        day = timezone.localdate()
+        services.participant_status_set(
+            participant=participant,
+            status="withdrawn",
+            status_date=day,
+            reason="Withdrew consent by telephone",
+            by=nurse,
+        )
+        saved = Participant.objects.get(pk=participant.pk)
+        assert (saved.status, saved.status_date, saved.status_reason) == (
+            "withdrawn",
+            day,
+            "Withdrew consent by telephone",
+        )
+        latest = saved.history.first()
+        assert latest.history_user == nurse
+        assert latest.history_change_reason == "Withdrew consent by telephone"
+        event = AuditEvent.objects.filter(model="trial.Participant").order_by("-sequence")[0]
+        assert event.action == AuditEvent.Action.UPDATE
+        assert event.reason == "Withdrew consent by telephone"
+        assert event.changes["status"] == ["on_study", "withdrawn"]
+        assert event.subject == participant.study_id
+
+    def test_status_change_saves_only_the_status(self, make_participant, nurse):
+        participant = make_participant()
+        participant.signed_form_filed = False  # an unsaved edit elsewhere on the object
+        services.participant_status_set(
+            participant=participant,
+            status="completed",
+            status_date=timezone.localdate(),
+            reason="Completed",
+            by=nurse,
+        )
+        assert Participant.objects.get(pk=participant.pk).signed_form_filed is True
+
+    def test_audit_export_is_noted_in_the_trail(self, datamanager):
+        services.audit_export_record(by=datamanager, query="model=trial.Baseline")
+        event = AuditEvent.objects.order_by("-sequence")[0]
+        assert (event.user, event.username, event.action, event.model) == (
+            datamanager,
+            "datamanager",
+            AuditEvent.Action.EVENT,
+            "trial.AuditEvent",
+        )
+        assert event.summary == "Audit trail exported as CSV"
+        assert event.changes == {"filters": "model=trial.Baseline"}
+
+    @pytest.mark.parametrize(
+        ("enrolled", "summary"),
+        [(True, "Authenticator enrolled"), (False, "Second factor verified")],
+    )
+    def test_second_factor_is_noted_in_the_trail(self, dsmb, enrolled, summary):
+        services.second_factor_record(user=dsmb, enrolled=enrolled)
+        event = AuditEvent.objects.order_by("-sequence")[0]
+        assert (event.user, event.username, event.action, event.model, event.summary) == (
+            dsmb,
+            "dsmb",
+            AuditEvent.Action.EVENT,
+            "auth.TwoFactor",
+            summary,
+        )
+
+    @pytest.mark.parametrize("language", ["en", "zh-hans", ""])
+    def test_language_is_saved_on_the_profile(self, nurse, language):
+        from trial.models import UserProfile
+
+        services.user_language_set(user=nurse, language=language)
+        assert UserProfile.objects.get(user=nurse).language == language
+
+    def test_language_of_someone_without_a_profile_makes_one(self, db):
+        from django.contrib.auth import get_user_model
+
+        from trial.models import UserProfile
+
+        user = get_user_model().objects.create_user(username="newcomer", password="x-12345678")
+        services.user_language_set(user=user, language="zh-hans")
+        assert UserProfile.objects.get(user=user).language == "zh-hans"
+
+    def test_unknown_language_is_refused_on_its_field(self, nurse):
+        from trial.models import UserProfile
+
+        with pytest.raises(ValidationError) as excinfo:
+            services.user_language_set(user=nurse, language="fr")
+        assert errors_of(excinfo) == {"language": ["Choose English or 中文."]}
+        assert UserProfile.objects.get(user=nurse).language == ""
+
+    def test_baseline_version_goes_stale_when_the_record_changes(self, make_participant, nurse):
+        from trial.versions import StaleEdit
+
+        participant = make_participant()
+        services.baseline_save(participant=participant, data=baseline_data(), by=nurse)
+        opened = services.baseline_version(Baseline.objects.get())
+        assert services.baseline_version(Baseline.objects.get()) == opened
+        services.baseline_save(
+            participant=participant,
+            data=baseline_data(weight_kg=Decimal("61.5")),
+            by=nurse,
+            reason="Scale read 61.5",
+            version=opened,
+        )
+        with pytest.raises(StaleEdit) as excinfo:
+            services.baseline_save(
+                participant=participant,
+                data=baseline_data(height_cm=Decimal("158.0")),
+                by=nurse,
+                reason="Height re-measured",
+                version=opened,
+            )
+        assert [(c.field, c.then, c.now) for c in excinfo.value.changes] == [
+            ("weight_kg", "60.0", "61.5")
+        ]
+
+
+class TestDecline:
+    def test_decline_keeps_the_date_and_who(self, make_screening, nurse):
+        screening = make_screening()  # screened two days ago
+        day = screening.screening_date + timedelta(days=1)
+        services.screening_decline(
+            screening=screening, declined_on=day, reason="  Lives far away ", by=nurse
+        )
+        screening.refresh_from_db()
+        assert (screening.declined_on, screening.decline_reason) == (day, "Lives far away")
+        latest = screening.history.first()
+        assert latest.history_user == nurse
+        assert latest.history_change_reason == "Lives far away"
+
+    def test_decline_may_be_dated_today(self, make_screening, nurse):
+        screening = make_screening()
+        today = timezone.localdate()
+        services.screening_decline(screening=screening, declined_on=today, reason="No", by=nurse)
+        screening.refresh_from_db()
+        assert screening.declined_on == today
+
+    @pytest.mark.parametrize(
+        ("days_from_screening", "message"),
+        [(-1, services.DECLINE_BEFORE_SCREENING), (3, services.DECLINE_IN_FUTURE)],
+    )
+    def test_decline_date_rules(self, make_screening, nurse, days_from_screening, message):
+        screening = make_screening()  # screened two days ago: +3 is tomorrow
+        with pytest.raises(ValidationError) as excinfo:
+            services.screening_decline(
+                screening=screening,
+                declined_on=screening.screening_date + timedelta(days=days_from_screening),
+                reason="No",
+                by=nurse,
+            )
+        assert errors_of(excinfo) == {"declined_on": [str(message)]}
+        screening.refresh_from_db()
+        assert screening.consent_status == Screening.ConsentStatus.PENDING
+
+    def test_decline_reason_and_date_errors_come_together(self, make_screening, nurse):
+        screening = make_screening()
+        with pytest.raises(ValidationError) as excinfo:
+            services.screening_decline(
+                screening=screening,
+                declined_on=screening.screening_date - timedelta(days=1),
+                reason="",
+                by=nurse,
+            )
+        assert errors_of(excinfo) == {
+            "reason": [str(services.DECLINE_REASON_REQUIRED)],
+            "declined_on": [str(services.DECLINE_BEFORE_SCREENING)],
+        }
+
+    def test_ineligible_cannot_decline(self, make_screening, nurse):
+        screening = make_screening(answers={**screening_input().answers, "excl_unwilling": True})
+        with pytest.raises(ValidationError) as excinfo:
+            services.screening_decline(
+                screening=screening, declined_on=screening.screening_date, reason="No", by=nurse
+            )
+        assert excinfo.value.messages == [str(services.NOT_ELIGIBLE_FOR_CONSENT)]
+
+    def test_decline_twice_refused(self, make_screening, nurse):
+        screening = make_screening()
+        services.screening_decline(
+            screening=screening, declined_on=screening.screening_date, reason="No", by=nurse
+        )
+        with pytest.raises(ValidationError) as excinfo:
+            services.screening_decline(
+                screening=screening, declined_on=screening.screening_date, reason="No", by=nurse
+            )
+        assert excinfo.value.messages == [str(services.ALREADY_DECIDED)]
+
+
+class TestBaselineEdges:
+    @pytest.mark.parametrize("vas", [0, 100])
+    def test_vas_edges_accepted(self, make_participant, nurse, vas):
+        baseline = services.baseline_save(
+            participant=make_participant(), data=baseline_data(preop_vas_mm=vas), by=nurse
+        )
+        assert Baseline.objects.get(pk=baseline.pk).preop_vas_mm == vas
+
+    def test_comorbidities_listed_with_comorbidity_are_kept(self, make_participant, nurse):
+        baseline = services.baseline_save(
+            participant=make_participant(),
+            data=baseline_data(comorbidity=True, comorbidity_list=" Asthma, diabetes "),
+            by=nurse,
+        )
+        assert Baseline.objects.get(pk=baseline.pk).comorbidity_list == "Asthma, diabetes"
+
+    def test_comorbidities_listed_without_comorbidity_refused(self, make_participant, nurse):
+        with pytest.raises(ValidationError) as excinfo:
+            services.baseline_save(
+                participant=make_participant(),
+                data=baseline_data(comorbidity=False, comorbidity_list="Asthma"),
+                by=nurse,
+            )
+        assert errors_of(excinfo) == {
+            "comorbidity_list": [str(services.COMORBIDITY_LIST_WITHOUT_COMORBIDITY)]
+        }
+
+    def test_procedure_on_the_screening_date_accepted(self, make_participant, nurse):
+        participant = make_participant()
+        day = participant.screening.screening_date
+        baseline = services.baseline_save(
+            participant=participant, data=baseline_data(procedure_date=day), by=nurse
+        )
+        assert baseline.procedure_date == day
+
+    def test_procedure_before_screening_says_so_on_its_field(self, make_participant, nurse):
+        participant = make_participant()
+        with pytest.raises(ValidationError) as excinfo:
+            services.baseline_save(
+                participant=participant,
+                data=baseline_data(
+                    procedure_date=participant.screening.screening_date - timedelta(days=1)
+                ),
+                by=nurse,
+            )
+        assert errors_of(excinfo) == {"procedure_date": [str(services.PROCEDURE_DATE_TOO_EARLY)]}
+
+
+class TestConsentDetails:
+    def _consent(self, screening, consent_form, nurse, **overrides):
+        values = {
+            "screening": screening,
+            "consent_date": screening.screening_date,
+            "form_version": consent_form,
+            "signed_form_filed": True,
+            "by": nurse,
+        }
+        values.update(overrides)
+        return services.participant_consent(**values)
+
+    def test_consent_may_be_dated_today(self, make_screening, consent_form, nurse):
+        today = timezone.localdate()
+        participant = self._consent(make_screening(), consent_form, nurse, consent_date=today)
+        assert (participant.consent_date, participant.status_date) == (today, today)
+
+    def test_participant_answers_in_chinese_unless_told_otherwise(
+        self, make_screening, consent_form, nurse
+    ):
+        assert self._consent(make_screening(), consent_form, nurse).language == "zh-hans"
+        english = self._consent(make_screening(), consent_form, nurse, language="en")
+        assert Participant.objects.get(pk=english.pk).language == "en"
+
+    def test_consent_names_who_enrolled_and_why_the_screening_changed(
+        self, make_screening, consent_form, nurse
+    ):
+        screening = make_screening()
+        participant = self._consent(screening, consent_form, nurse)
+        assert participant.consent_taken_by == nurse
+        assert participant.history.get().history_user == nurse
+        latest = Screening.objects.get(pk=screening.pk).history.first()
+        assert latest.history_user == nurse
+        assert latest.history_change_reason == f"Consented as {participant.study_id}"
+        assert screening.consent_status == Screening.ConsentStatus.CONSENTED  # refreshed
+
+    @pytest.mark.parametrize(
+        ("change", "field", "message"),
+        [
+            ("retired_form", "form_version", services.CONSENT_FORM_NOT_IN_USE),
+            ("not_filed", "signed_form_filed", services.SIGNED_FORM_NOT_FILED),
+        ],
+    )
+    def test_consent_form_errors_say_why(
+        self, make_screening, consent_form, nurse, change, field, message
+    ):
+        if change == "retired_form":
+            consent_form.active = False
+            consent_form.save()
+        overrides = {"signed_form_filed": False} if change == "not_filed" else {}
+        with pytest.raises(ValidationError) as excinfo:
+            self._consent(make_screening(), consent_form, nurse, **overrides)
+        assert errors_of(excinfo) == {field: [str(message)]}
+
+
+class TestActor:
+    def test_nobody_may_not_act(self, make_screening):
+        screening = make_screening()
+        with pytest.raises(PermissionDenied) as excinfo:
+            services.screening_decline(
+                screening=screening, declined_on=screening.screening_date, reason="No", by=None
+            )
+        assert str(excinfo.value) == str(services.NOT_ALLOWED)
+
+    def test_an_inactive_nurse_may_not_act(self, make_screening, nurse):
+        screening = make_screening()
+        nurse.is_active = False
+        with pytest.raises(PermissionDenied):
+            services.screening_decline(
+                screening=screening, declined_on=screening.screening_date, reason="No", by=nurse
+            )
+
+    def test_unknown_baseline_fields_are_a_programming_error(self, make_participant, nurse):
+        with pytest.raises(ValueError) as excinfo:
+            services.baseline_save(
+                participant=make_participant(),
+                data={**baseline_data(), "shoe_size": 38, "eye_colour": "brown"},
+                by=nurse,
+            )
+        assert str(excinfo.value) == "Unknown baseline fields: ['eye_colour', 'shoe_size']"
