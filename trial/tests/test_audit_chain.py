@@ -355,3 +355,352 @@ def test_upgrade_numbers_and_seals_the_earlier_chain(legacy_intact):
         assert note.summary.endswith("the earlier chain was intact")
     else:
         assert "already broken at line id" in note.summary
+
+
+# --- reports read by people -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "text"),
+    [
+        (None, None, "the chain head is missing"),
+        (7, 7, "line 7: the chain head is missing"),
+        (3, 5, "lines 3\u20135: the chain head is missing"),
+    ],
+)
+def test_a_problem_says_which_lines(first, last, text):
+    problem = audit.ChainProblem(Problem.MISSING, first, last, "the chain head is missing")
+    assert str(problem) == text
+
+
+def test_an_anchor_that_still_matches_is_no_problem():
+    anchor = Anchor(sequence=4, entry_hash="h4", recorded_at="2026-01-01")
+    assert audit._anchor_problems(anchor, hashes={"h4": 4}, last=9) == []
+
+
+@pytest.mark.parametrize(
+    ("recorded_at", "when"), [("2026-01-01T00:00Z", " (anchored 2026-01-01T00:00Z)"), ("", "")]
+)
+def test_an_anchor_past_the_end_says_lines_were_removed(recorded_at, when):
+    anchor = Anchor(sequence=12, entry_hash="h12", recorded_at=recorded_at)
+    assert audit._anchor_problems(anchor, hashes={"h4": 4}, last=9) == [
+        audit.ChainProblem(
+            Problem.ANCHOR,
+            12,
+            12,
+            f"missing: the trail ends at line 9 but line 12 was anchored{when}; "
+            "lines were removed or the trail was rebuilt",
+        )
+    ]
+
+
+@pytest.mark.parametrize("sequence", [4, 9])
+@pytest.mark.parametrize(
+    ("recorded_at", "when"), [("2026-01-01T00:00Z", " (anchored 2026-01-01T00:00Z)"), ("", "")]
+)
+def test_an_anchor_whose_line_changed_says_it_was_rewritten(sequence, recorded_at, when):
+    # Line 9 is the last line: still there, so rewritten, not missing.
+    anchor = Anchor(sequence=sequence, entry_hash="old", recorded_at=recorded_at)
+    assert audit._anchor_problems(anchor, hashes={"new": sequence}, last=9) == [
+        audit.ChainProblem(
+            Problem.ANCHOR,
+            sequence,
+            sequence,
+            f"does not match its anchor{when}: the line or the chain before it was rewritten",
+        )
+    ]
+
+
+def test_withheld_fields_keep_only_the_fact_that_they_had_a_value():
+    changes = {
+        "unblinding_note": [None, "told it was the active arm"],
+        "reason": ["", "moved"],
+        "status": ["on_study", "withdrawn"],
+    }
+    assert audit.readable_changes(changes) == {
+        "unblinding_note": [None, audit.WITHHELD],
+        "reason": ["", "moved"],
+        "status": ["on_study", "withdrawn"],
+    }
+    assert audit.readable_changes({"unblinding_note": ["", "x", "y"]}, withheld="-") == {
+        "unblinding_note": ["", "-", "-"]
+    }
+    assert changes["unblinding_note"] == [None, "told it was the active arm"]
+
+
+def test_a_withheld_field_that_is_not_a_change_list_is_left_as_it_is():
+    assert audit.readable_changes({"unblinding_note": "legacy text"}) == {
+        "unblinding_note": "legacy text"
+    }
+
+
+@pytest.mark.parametrize("changes", [None, {}])
+def test_no_changes_read_as_none(changes):
+    assert audit.readable_changes(changes) == {}
+
+
+def test_a_new_audit_key_is_a_fresh_256_bit_secret():
+    keys = {audit._new_audit_key() for _ in range(3)}
+    assert len(keys) == 3
+    for key in keys:
+        # token_urlsafe(32): 32 random bytes, 43 URL-safe characters.
+        assert len(key) == 43
+        assert set(key) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+# --- bulk inserts (the import) ----------------------------------------------------------
+
+
+def test_bulk_create_audited_leaves_what_saving_each_row_would(nurse):
+    from datetime import date
+
+    from trial.models import ConsentFormVersion
+
+    forms = [
+        ConsentFormVersion(version=f"9.{n}", approved_on=date(2020, 1, n + 1)) for n in range(3)
+    ]
+    head_before = audit.chain_head()
+    start = head_before.sequence if head_before else 0
+    assert audit.bulk_create_audited(forms, user=nurse, reason="Imported", batch_size=2) is forms
+    assert all(form.pk is not None for form in forms)
+    history = ConsentFormVersion.history.filter(version__startswith="9.").order_by("version")
+    assert [(row.version, row.history_type) for row in history] == [
+        ("9.0", "+"),
+        ("9.1", "+"),
+        ("9.2", "+"),
+    ]
+    assert {(row.history_user, row.history_change_reason) for row in history} == {
+        (nurse, "Imported")
+    }
+    lines = list(AuditEvent.objects.filter(model="trial.ConsentFormVersion").order_by("sequence"))
+    assert [(line.sequence, line.action, line.object_id) for line in lines] == [
+        (start + n + 1, AuditEvent.Action.CREATE, str(form.pk)) for n, form in enumerate(forms)
+    ]
+    assert {(line.user, line.username, line.reason) for line in lines} == {
+        (nurse, "nurse", "Imported")
+    }
+    assert [line.summary for line in lines] == ["9.0", "9.1", "9.2"]
+    assert lines[0].changes["version"] == [None, "9.0"]
+    assert lines[0].changes["approved_on"] == [None, "2020-01-01"]
+    assert audit.chain_head().sequence == start + 3
+    assert verify_chain().intact
+
+
+def test_bulk_create_audited_of_nothing_writes_nothing(nurse):
+    count = AuditEvent.objects.count()
+    assert audit.bulk_create_audited([], user=nurse, reason="Imported") == []
+    assert AuditEvent.objects.count() == count
+
+
+# --- history rows into audit lines ------------------------------------------------------
+
+
+def _history_row(instance, *, history_type="+", leave_out=(), excluded=(), **extra):
+    """A stand-in for one simple-history row of ``instance`` (its fields as attributes)."""
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+
+    values = {
+        field.attname: getattr(instance, field.attname)
+        for field in instance._meta.concrete_fields
+        if field.name not in leave_out
+    }
+    return SimpleNamespace(
+        history_type=history_type,
+        history_user=None,
+        history_date=timezone.now(),
+        history_change_reason=None,
+        _history_excluded_fields=list(excluded),
+        **values,
+        **extra,
+    )
+
+
+def _site():
+    from trial.models import Site
+
+    return Site(pk=7, code="xian", name="Xi'an", study_id_prefix="XA", time_zone="Asia/Shanghai")
+
+
+SITE_FIELDS_AFTER_CODE = {
+    "name": [None, "Xi'an"],
+    "study_id_prefix": [None, "XA"],
+    "active": [None, True],
+    "time_zone": [None, "Asia/Shanghai"],
+}
+
+
+def test_a_new_row_lists_every_field_but_excluded_and_bookkeeping_ones():
+    line = audit.history_event(_site(), _history_row(_site(), excluded=["code"]))
+    assert line.changes == SITE_FIELDS_AFTER_CODE
+    assert (line.action, line.model, line.object_id, line.summary) == (
+        AuditEvent.Action.CREATE,
+        "trial.Site",
+        "7",
+        "Xi'an",
+    )
+    # Nobody in particular (a background task) and no reason: empty, never "None".
+    assert (line.user, line.username, line.reason, line.subject) == (None, "", "", "")
+
+
+def test_a_field_the_history_row_does_not_keep_is_left_out_and_the_rest_kept():
+    line = audit.history_event(_site(), _history_row(_site(), leave_out=["code"]))
+    assert line.changes == SITE_FIELDS_AFTER_CODE
+
+
+def test_a_record_without_an_audit_subject_is_filed_under_none():
+    head = AuditChainHead(pk=3, sequence=5, last_hash="abc")
+    line = audit.history_event(head, _history_row(head))
+    assert line.subject == ""
+    assert line.summary == "5 abc"
+    assert line.changes["sequence"] == [None, 5]
+
+
+def test_a_change_lists_only_what_changed_never_the_bookkeeping():
+    from types import SimpleNamespace
+
+    delta = SimpleNamespace(
+        changes=[
+            SimpleNamespace(field="name", old="Xian", new="Xi'an"),
+            SimpleNamespace(field="history_date", old="t0", new="t1"),
+            SimpleNamespace(field="active", old=True, new=False),
+        ]
+    )
+    row = _history_row(
+        _site(), history_type="~", prev_record=object(), diff_against=lambda previous: delta
+    )
+    line = audit.history_event(_site(), row)
+    assert line.action == AuditEvent.Action.UPDATE
+    assert line.changes == {"name": ["Xian", "Xi'an"], "active": [True, False]}
+
+
+def test_a_deleted_row_is_a_delete_line_with_its_last_values(datamanager):
+    from datetime import date
+
+    from trial.models import ConsentFormVersion
+
+    form = ConsentFormVersion.objects.create(version="0.9", approved_on=date(2019, 1, 2))
+    pk = form.pk
+    form.delete()
+    line = AuditEvent.objects.filter(model="trial.ConsentFormVersion").order_by("-sequence")[0]
+    assert (line.action, line.object_id) == (AuditEvent.Action.DELETE, str(pk))
+    assert line.changes["version"] == [None, "0.9"]
+    assert line.changes["approved_on"] == [None, "2019-01-02"]
+    assert verify_chain().intact
+
+
+# --- one event line ---------------------------------------------------------------------
+
+
+def test_an_event_line_names_who_and_fills_what_was_not_given(nurse):
+    line = audit.audit_event(user=nurse, model="trial.Test")
+    line.refresh_from_db()
+    assert (line.user, line.username, line.action, line.model) == (
+        nurse,
+        "nurse",
+        AuditEvent.Action.EVENT,
+        "trial.Test",
+    )
+    assert (line.object_id, line.subject, line.reason, line.summary, line.changes) == (
+        "",
+        "",
+        "",
+        "",
+        {},
+    )
+
+
+def test_an_event_line_keeps_what_was_given(nurse):
+    line = audit.audit_event(
+        user=nurse,
+        action=AuditEvent.Action.UPDATE,
+        model="trial.Participant",
+        object_id=42,
+        subject="MLT-042",
+        reason="Corrected",
+        changes={"status": ["on_study", "withdrawn"]},
+        summary="Status changed",
+    )
+    line.refresh_from_db()
+    assert (line.action, line.object_id, line.subject, line.reason, line.summary) == (
+        AuditEvent.Action.UPDATE,
+        "42",
+        "MLT-042",
+        "Corrected",
+        "Status changed",
+    )
+    assert line.changes == {"status": ["on_study", "withdrawn"]}
+
+
+def test_a_background_task_acts_as_system():
+    line = audit.audit_event(user=None, model="trial.Test")
+    assert (line.user, line.username) == (None, "system")
+
+
+def test_someone_not_logged_in_is_nobody_by_name():
+    from django.contrib.auth.models import AnonymousUser
+
+    line = audit.audit_event(user=AnonymousUser(), model="trial.Test")
+    line.refresh_from_db()
+    assert (line.user, line.username) == (None, "")
+
+
+def test_dates_and_decimals_in_changes_are_stored_as_text_and_verify(nurse):
+    from datetime import date
+
+    line = audit.audit_event(
+        user=nurse,
+        model="trial.Test",
+        changes={"on": [None, date(2019, 7, 1)], "bmi": [Decimal("23.4"), Decimal("24.0")]},
+    )
+    line.refresh_from_db()
+    assert line.changes == {"on": [None, "2019-07-01"], "bmi": ["23.4", "24.0"]}
+    assert verify_chain().intact
+
+
+def test_an_empty_trail_starts_a_fresh_chain_at_line_one(nurse):
+    from django.utils import timezone
+
+    with as_database_owner():
+        AuditEvent.objects.all().delete()
+        AuditChainHead.objects.all().delete()
+    before = timezone.now()
+    write_once(nurse)
+    line = AuditEvent.objects.get()
+    assert (line.sequence, line.previous_hash) == (1, audit.GENESIS)
+    head = AuditChainHead.objects.get()
+    assert (head.pk, head.sequence, head.last_hash) == (audit.HEAD_PK, 1, line.entry_hash)
+    assert before <= head.updated_at <= timezone.now()
+    assert verify_chain().intact
+
+
+def test_a_missing_head_beside_lines_says_what_to_do(trail, nurse):
+    AuditChainHead.objects.all().delete()
+    with pytest.raises(AuditChainError) as excinfo:
+        write_once(nurse)
+    assert str(excinfo.value) == audit.HEAD_MISSING
+
+
+def test_a_line_stripped_of_its_key_name_is_resealed_not_unknown(trail):
+    victim = trail[3]
+    with as_database_owner():
+        AuditEvent.objects.filter(pk=victim.pk).update(key_id="")
+    report = verify_chain()
+    assert [(p.kind, p.first, p.last) for p in report.problems] == [
+        (Problem.RESEALED, victim.sequence, victim.sequence)
+    ]
+
+
+def test_each_finding_reads_as_a_sentence(trail):
+    edited, rehashed = trail[1], trail[4:]
+    _rehash_everything(from_index=4, lines=trail)
+    with as_database_owner():
+        AuditEvent.objects.filter(pk=edited.pk).update(reason="nothing to see")
+    texts = [str(problem) for problem in verify_chain().problems]
+    assert f"line {edited.sequence}: content changed after it was written (edited)" in texts
+    assert (
+        f"lines {rehashed[0].sequence}\u2013{rehashed[-1].sequence}: hash recomputed or written "
+        "without the audit key (the trail was re-hashed)"
+    ) in texts
+    assert "the chain head was rewritten without the audit key" in texts
