@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from questionnaires import services as questionnaire_services
-from questionnaires.demo import _answers
+from questionnaires.demo import _answers, checked_queries
 from questionnaires.scoring import TICS_VERSIONS
 from trial.models import Participant
 
@@ -41,7 +41,10 @@ def _call(visit: Visit, *, assessor, rng: random.Random, remained_blind: bool = 
             instrument=key,
             answers=answers,
             administration=questionnaire_services.Administration(
-                administered_on=day, mode="telephone", language=visit.participant.language
+                administered_on=day,
+                mode="telephone",
+                language=visit.participant.language,
+                queries_confirmed=checked_queries(key, answers),
             ),
             by=assessor,
         )

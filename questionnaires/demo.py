@@ -43,6 +43,13 @@ def _answers(instrument: str, rng: random.Random, *, alert: bool = False) -> dic
     return answers
 
 
+def checked_queries(instrument: str, answers: dict) -> tuple[str, ...]:
+    """The soft queries the demo's answers raise (an 8-hour sleep after a late bed
+    time can exceed the time in bed): the demo's staff have checked them with the
+    participant, as the services require before storing."""
+    return tuple(code for code, _message in services.soft_queries(instrument, answers))
+
+
 def seed_baseline_questionnaires(*, today, rng: random.Random) -> str:
     nurse = get_user_model().objects.get(username="nurse")
     created = 0
@@ -54,8 +61,6 @@ def seed_baseline_questionnaires(*, today, rng: random.Random) -> str:
             ).exists():
                 continue
             answers = _answers(instrument, rng, alert=index == 3)
-            # One PSQI with a getting-up time before bed time the same evening would
-            # be a soft query; the demo's answers are plausible, so none is needed.
             services.response_record(
                 participant=participant,
                 visit="baseline",
@@ -65,6 +70,7 @@ def seed_baseline_questionnaires(*, today, rng: random.Random) -> str:
                     administered_on=participant.consent_date,
                     mode="in_person",
                     language=participant.language,
+                    queries_confirmed=checked_queries(instrument, answers),
                 ),
                 by=nurse,
             )

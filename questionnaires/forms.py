@@ -1,8 +1,9 @@
 """Questionnaire forms built from the instrument definitions.
 
-Hard errors (a value out of range, a required item left blank) stop the save
-beside the field; soft queries (implausible PSQI sleep times) are warnings that
-need a confirmation, which is recorded with the response.
+The form checks the shape of each answer (types, ranges, the 24-hour clock);
+the entry rules (a required item left blank, the PSQI 5j reason, soft queries
+that need a confirmation) are the services', asked here so that their errors
+stop the save beside the field before anything is posted.
 """
 
 from __future__ import annotations
@@ -16,45 +17,19 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from trial.forms import DateInput, VasWidget, VersionField
+from trial.forms import DateInput, VasWidget, VersionField, apply_errors
 
-from . import scoring
+from . import scoring, services
 from .content import content_pack
 from .definitions import Instrument, Item
 from .models import Mode
 
 CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
-ITEM_REQUIRED = _("Answer this item, or tick that some items were not answered.")
-PSQI_5J_TEXT_REQUIRED = _("Describe the other reason when 5j is rated above 0.")
-
-
-def soft_queries(instrument_key: str, answers: dict[str, Any]) -> list[tuple[str, str]]:
-    """Warnings that do not stop a save but need a confirmation: (code, message)."""
-    if instrument_key != "psqi":
-        return []
-    queries = []
-    bed = scoring.psqi_time_in_bed_minutes(answers)
-    if answers.get("psqi_1") and answers.get("psqi_1") == answers.get("psqi_3"):
-        queries.append(
-            (
-                "bed_equals_getting_up",
-                str(_("Bed time equals getting-up time: time in bed cannot be computed.")),
-            )
-        )
-    if bed is not None and bed < 180:
-        queries.append(("time_in_bed_short", str(_("Time in bed is under 3 hours."))))
-    if bed is not None and bed > 16 * 60:
-        queries.append(("time_in_bed_long", str(_("Time in bed is over 16 hours."))))
-    sleep = scoring.psqi_sleep_minutes(answers)
-    if bed and sleep is not None and sleep > bed:
-        queries.append(
-            (
-                "efficiency_over_100",
-                str(_("Hours of sleep exceed time in bed (sleep efficiency over 100 %).")),
-            )
-        )
-    return queries
+# The entry rules and their messages live in the services, which enforce them for
+# every caller; the form asks them too, to show each error beside its field.
+ITEM_REQUIRED = services.ITEM_REQUIRED
+PSQI_5J_TEXT_REQUIRED = services.PSQI_5J_TEXT_REQUIRED
 
 
 def _wording(item: Item, instrument: Instrument, language: str) -> str | None:
@@ -247,29 +222,45 @@ class ResponseForm(forms.Form):
             answers[item.key] = value
         return answers
 
+    def field_for(self, key: str) -> str | None:
+        """The field that shows an error about item ``key`` (None: above the form)."""
+        if key in self.fields:
+            return key
+        if f"{key}_hours" in self.fields:
+            return f"{key}_hours"
+        return None
+
+    def add_service_errors(self, error) -> None:
+        """Put a service's ValidationError beside the fields of the items it names."""
+        if not hasattr(error, "error_dict"):
+            apply_errors(self, error)
+            return
+        for key, messages in error.message_dict.items():
+            for message in messages:
+                self.add_error(self.field_for(key), message)
+
+    def ticked_queries(self) -> tuple[str, ...]:
+        """The soft queries the person confirmed by ticking the box."""
+        return tuple(self.confirmed_queries()) if self.cleaned_data.get("confirm_queries") else ()
+
     def clean(self):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        answers = self.answers()
         for item in self.instrument.items:
             if item.kind == "hours":
                 hours = cleaned.get(f"{item.key}_hours")
                 if hours == 24 and (cleaned.get(f"{item.key}_minutes") or 0) > 0:
                     self.add_error(f"{item.key}_minutes", _("At most 24 hours in total."))
-            if (
-                item.required
-                and answers[item.key] is None
-                and not cleaned.get("items_not_answered")
-            ):
-                field = f"{item.key}_hours" if item.kind == "hours" else item.key
-                self.add_error(field, ITEM_REQUIRED)
-        if (
-            self.instrument.key == "psqi"
-            and (answers.get("psqi_5j") or 0) > 0
-            and not answers.get("psqi_5j_text")
-        ):
-            self.add_error("psqi_5j_text", PSQI_5J_TEXT_REQUIRED)
+        answers = self.answers()
+        problems = services.answer_problems(
+            instrument=self.instrument.key,
+            answers=answers,
+            items_not_answered=bool(cleaned.get("items_not_answered")),
+        )
+        for key, messages in problems.items():
+            for message in messages:
+                self.add_error(self.field_for(key), message)
         if self.errors:
             return cleaned
         try:
@@ -278,18 +269,17 @@ class ResponseForm(forms.Form):
             key = getattr(error, "key", None)
             self.add_error(key if key in self.fields else None, str(error))
             return cleaned
-        self.queries = soft_queries(self.instrument.key, answers)
+        self.queries = services.soft_queries(self.instrument.key, answers)
         if self.queries:
             self._queries_block.css_class = "alert alert-warning"
-            if not cleaned.get("confirm_queries"):
-                self.add_error(
-                    "confirm_queries",
-                    _("Please check: %(queries)s")
-                    % {"queries": " ".join(message for _code, message in self.queries)},
-                )
+            for message in services.unconfirmed_queries(
+                self.queries, confirmed=self.ticked_queries()
+            ).get("confirm_queries", []):
+                self.add_error("confirm_queries", message)
         return cleaned
 
     def confirmed_queries(self) -> list[str]:
+        """The codes of the soft queries these answers raise (a valid form has them confirmed)."""
         return [code for code, _message in self.queries]
 
 

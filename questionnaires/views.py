@@ -13,12 +13,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from trial import selectors as trial_selectors
-from trial.audit import audit_event
 from trial.forms import apply_errors, show_stale
 from trial.versions import StaleEdit
 
 from . import selectors, services
-from .codebook import codebook_csv
 from .definitions import instruments, score_label, score_value_label
 from .forms import AcknowledgeAlertForm, ResponseForm
 from .models import Mode, VisitCode
@@ -46,7 +44,7 @@ def _administration(form) -> services.Administration:
         administered_on=form.cleaned_data["administered_on"],
         mode=form.cleaned_data["mode"],
         language=form.language,
-        queries_confirmed=tuple(form.confirmed_queries()),
+        queries_confirmed=form.ticked_queries(),
         items_not_answered=form.cleaned_data["items_not_answered"],
     )
 
@@ -129,7 +127,7 @@ def response_enter(request: HttpRequest, study_id: str, visit: str, instrument: 
             existing.refresh_from_db()
             show_stale(form, stale, token=services.response_version(existing))
         except ValidationError as error:
-            apply_errors(form, error)
+            form.add_service_errors(error)
         else:
             messages.success(request, _("Saved and scored."))
             target = _safe_next(request)
@@ -190,10 +188,8 @@ def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("questionnaires.view_codebook", raise_exception=True)
 def codebook(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
-        audit_event(
-            user=request.user, model="questionnaires.Codebook", summary="Codebook downloaded"
-        )
-        response = HttpResponse(codebook_csv(), content_type="text/csv; charset=utf-8")
+        content = services.codebook_download(by=request.user)
+        response = HttpResponse(content, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="codebook.csv"'
         return response
     from .codebook import codebook_rows
