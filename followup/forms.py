@@ -1,4 +1,10 @@
-"""Forms of follow-up: the shape of input. Domain rules live in services."""
+"""Forms of follow-up: the shape of input. Domain rules live in services.
+
+The fields of the forms that record something (a contact attempt, the interview, a
+visit done or missed, adherence, a status change) are named as the keywords of the
+service they feed, so a view passes ``**form.cleaned_data`` with the record's subject
+and its actor.
+"""
 
 from __future__ import annotations
 

@@ -19,9 +19,12 @@ from trial.selectors import sites_for_user
 
 from .models import (
     OPEN_STATUSES,
+    Adherence,
     AdverseEvent,
     AssessorExclusion,
     ContactAttempt,
+    ContactDetails,
+    PhoneInterview,
     Visit,
 )
 
@@ -114,6 +117,25 @@ def visits_of(*, participant) -> QuerySet[Visit]:
     return Visit.objects.filter(participant=participant).order_by("target_date")
 
 
+def contact_attempts_of(*, visit) -> QuerySet[ContactAttempt]:
+    """A visit's contact attempts, with who made each (the call page and the visit page)."""
+    return ContactAttempt.objects.filter(visit=visit).select_related("by")
+
+
+def interview_of(*, visit) -> PhoneInterview | None:
+    """The visit's recorded telephone interview, if the call has been finished."""
+    return PhoneInterview.objects.filter(visit=visit).first()
+
+
+def contact_details_of(*, participant) -> ContactDetails | None:
+    return ContactDetails.objects.filter(participant=participant).first()
+
+
+def adherence_of(*, participant) -> Adherence | None:
+    """The 3-month adherence count; only for those who may see it (the view checks)."""
+    return Adherence.objects.filter(participant=participant).first()
+
+
 def assessor_excluded(*, participant, user) -> bool:
     return AssessorExclusion.objects.filter(participant=participant, assessor=user).exists()
 
@@ -133,6 +155,14 @@ def assessor_exclusion_refusal(*, participant, user) -> str:
 
 def adverse_events_of(*, participant) -> QuerySet[AdverseEvent]:
     return AdverseEvent.objects.filter(participant=participant).select_related("reviewed_by")
+
+
+def adverse_event_of(*, participant, pk: int) -> AdverseEvent:
+    """One of this participant's adverse events (404 for anyone else's)."""
+    event = AdverseEvent.objects.filter(participant=participant, pk=pk).first()
+    if event is None:
+        raise Http404
+    return event
 
 
 def serious_events_for(*, user) -> QuerySet[AdverseEvent]:

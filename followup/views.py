@@ -15,12 +15,17 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from questionnaires.definitions import instruments
 from questionnaires.selectors import responses_of
 from trial import selectors as trial_selectors
-from trial.forms import apply_errors, show_stale
+from trial.forms import (
+    apply_errors,
+    form_errors_as_messages,
+    service_errors_as_messages,
+    show_stale,
+)
 from trial.versions import StaleEdit
 
 from . import selectors, services
@@ -36,7 +41,6 @@ from .forms import (
     StatusChangeForm,
     WorklistFilter,
 )
-from .models import AdverseEvent, ContactDetails
 
 PAGE_SIZE = 25
 
@@ -89,95 +93,111 @@ def _script(visit, participant):
     ]
 
 
-@permission_required("followup.conduct_interview", raise_exception=True)
-@require_http_methods(["GET", "POST"])
-def call_page(request: HttpRequest, pk: int) -> HttpResponse:
+# --- the assessor's call page: the page (GET) and its two forms, each posting to its own view
+
+
+ATTEMPT_PREFIX = "attempt"
+INTERVIEW_PREFIX = "call"
+
+
+def _call_visit(request: HttpRequest, pk: int):
     visit = selectors.visit_for_user(user=request.user, pk=pk)
-    participant = visit.participant
-    if selectors.assessor_excluded(participant=participant, user=request.user):
+    if selectors.assessor_excluded(participant=visit.participant, user=request.user):
         raise PermissionDenied(str(services.ASSESSOR_EXCLUDED))
-    attempt_form = ContactAttemptForm(prefix="attempt")
-    interview_form = InterviewForm(prefix="call")
-    if request.method == "POST" and "attempt-outcome" in request.POST:
-        attempt_form = ContactAttemptForm(request.POST, prefix="attempt")
-        if attempt_form.is_valid():
-            try:
-                result = services.contact_attempt_record(
-                    visit=visit,
-                    attempted_at=attempt_form.cleaned_data["attempted_at"],
-                    outcome=attempt_form.cleaned_data["outcome"],
-                    call_back_at=attempt_form.cleaned_data["call_back_at"],
-                    note=attempt_form.cleaned_data["note"],
-                    by=request.user,
-                )
-            except ValidationError as error:
-                apply_errors(attempt_form, error)
-            else:
-                messages.info(request, _("Attempt logged."))
-                if result.suggest_missed:
-                    messages.warning(
-                        request,
-                        _(
-                            "Three attempts have failed in this window: the visit may be missed. "
-                            "Tell the research nurse."
-                        ),
-                    )
-                return redirect("call_page", pk=pk)
-    elif request.method == "POST":
-        interview_form = InterviewForm(request.POST, prefix="call")
-        if interview_form.is_valid():
-            data = interview_form.cleaned_data
-            try:
-                services.interview_record(
-                    visit=visit,
-                    started_at=data["started_at"],
-                    ended_at=data["ended_at"],
-                    disrupted=data["disrupted"],
-                    disruption_note=data["disruption_note"],
-                    remained_blind=data["remained_blind"],
-                    unblinding_note=data["unblinding_note"],
-                    out_of_window_reason=data["out_of_window_reason"],
-                    by=request.user,
-                )
-            except ValidationError as error:
-                apply_errors(interview_form, error)
-            else:
-                messages.success(request, _("Call recorded."))
-                return redirect("call_list")
+    return visit
+
+
+def _call_page(request: HttpRequest, visit, *, attempt_form=None, interview_form=None):
+    """The call page, with a form that failed (bound, with its errors) or fresh ones."""
+    participant = visit.participant
     return render(
         request,
         "followup/call_page.html",
         {
             "visit": visit,
             "participant": participant,
-            "contact": ContactDetails.objects.filter(participant=participant).first(),
+            "contact": selectors.contact_details_of(participant=participant),
             "script": _script(visit, participant),
-            "attempts": visit.contact_attempts.select_related("by"),
-            "interview": getattr(visit, "interview", None),
-            "attempt_form": attempt_form,
-            "interview_form": interview_form,
-            "here": reverse("call_page", args=[pk]),
+            "attempts": selectors.contact_attempts_of(visit=visit),
+            "interview": selectors.interview_of(visit=visit),
+            "attempt_form": attempt_form or ContactAttemptForm(prefix=ATTEMPT_PREFIX),
+            "interview_form": interview_form or InterviewForm(prefix=INTERVIEW_PREFIX),
+            "here": reverse("call_page", args=[visit.pk]),
         },
     )
+
+
+@permission_required("followup.conduct_interview", raise_exception=True)
+@require_GET
+def call_page(request: HttpRequest, pk: int) -> HttpResponse:
+    return _call_page(request, _call_visit(request, pk))
+
+
+@permission_required("followup.conduct_interview", raise_exception=True)
+@require_POST
+def call_attempt(request: HttpRequest, pk: int) -> HttpResponse:
+    """Log a contact attempt from the call page; back to the page to call again."""
+    visit = _call_visit(request, pk)
+    form = ContactAttemptForm(request.POST, prefix=ATTEMPT_PREFIX)
+    if form.is_valid():
+        try:
+            result = services.contact_attempt_record(
+                visit=visit, **form.cleaned_data, by=request.user
+            )
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.info(request, _("Attempt logged."))
+            if result.suggest_missed:
+                messages.warning(
+                    request,
+                    _(
+                        "Three attempts have failed in this window: the visit may be missed. "
+                        "Tell the research nurse."
+                    ),
+                )
+            return redirect("call_page", pk=visit.pk)
+    return _call_page(request, visit, attempt_form=form)
+
+
+@permission_required("followup.conduct_interview", raise_exception=True)
+@require_POST
+def call_interview(request: HttpRequest, pk: int) -> HttpResponse:
+    """Finish the call (times, disruption, the blinding statement); on to the next call."""
+    visit = _call_visit(request, pk)
+    form = InterviewForm(request.POST, prefix=INTERVIEW_PREFIX)
+    if form.is_valid():
+        try:
+            services.interview_record(visit=visit, **form.cleaned_data, by=request.user)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, _("Call recorded."))
+            return redirect("call_list")
+    return _call_page(request, visit, interview_form=form)
+
+
+# --- the nurse's visit page -----------------------------------------------------------------
 
 
 @permission_required("followup.record_visit", raise_exception=True)
 def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     visit = selectors.visit_for_user(user=request.user, pk=pk)
+    participant = visit.participant
     return render(
         request,
         "followup/visit_detail.html",
         {
             "visit": visit,
-            "participant": visit.participant,
-            "script": _script(visit, visit.participant),
-            "attempts": visit.contact_attempts.select_related("by"),
-            "interview": getattr(visit, "interview", None),
+            "participant": participant,
+            "script": _script(visit, participant),
+            "attempts": selectors.contact_attempts_of(visit=visit),
+            "interview": selectors.interview_of(visit=visit),
             "complete_form": CompleteVisitForm(),
             "missed_form": MissedVisitForm(),
-            "attempt_form": ContactAttemptForm(prefix="attempt"),
+            "attempt_form": ContactAttemptForm(prefix=ATTEMPT_PREFIX),
             "adherence_form": AdherenceForm() if "adherence" in visit.extra_forms else None,
-            "adherence": getattr(visit.participant, "adherence", None)
+            "adherence": selectors.adherence_of(participant=participant)
             if request.user.has_perm("followup.view_adherence")
             else None,
             "here": reverse("visit_detail", args=[pk]),
@@ -185,24 +205,21 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _visit_action(request, pk, form_class, action, success, **form_kwargs):
+def _visit_action(request, pk, form_class, service, success, *, of="visit", **form_kwargs):
+    """One of the visit page's forms: ``service`` called with the form's fields (named as
+    its keywords) and the visit, or its participant (``of``); back to the page."""
     visit = selectors.visit_for_user(user=request.user, pk=pk)
     form = form_class(request.POST, **form_kwargs)
     if form.is_valid():
+        subject = {"participant": visit.participant} if of == "participant" else {"visit": visit}
         try:
-            action(visit, form.cleaned_data)
+            service(**subject, **form.cleaned_data, by=request.user)
         except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
+            service_errors_as_messages(request, error)
         else:
             messages.success(request, success)
     else:
-        for field, errors in form.errors.items():
-            for message in errors:
-                messages.error(
-                    request,
-                    f"{form.fields[field].label if field in form.fields else ''}: {message}",
-                )
+        form_errors_as_messages(request, form)
     return redirect("visit_detail", pk=pk)
 
 
@@ -210,16 +227,7 @@ def _visit_action(request, pk, form_class, action, success, **form_kwargs):
 @require_POST
 def visit_complete(request: HttpRequest, pk: int) -> HttpResponse:
     return _visit_action(
-        request,
-        pk,
-        CompleteVisitForm,
-        lambda visit, data: services.visit_complete(
-            visit=visit,
-            done_on=data["done_on"],
-            out_of_window_reason=data["out_of_window_reason"],
-            by=request.user,
-        ),
-        _("Visit marked done."),
+        request, pk, CompleteVisitForm, services.visit_complete, _("Visit marked done.")
     )
 
 
@@ -227,13 +235,7 @@ def visit_complete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def visit_missed(request: HttpRequest, pk: int) -> HttpResponse:
     return _visit_action(
-        request,
-        pk,
-        MissedVisitForm,
-        lambda visit, data: services.visit_mark_missed(
-            visit=visit, reason=data["reason"], by=request.user
-        ),
-        _("Visit marked missed."),
+        request, pk, MissedVisitForm, services.visit_mark_missed, _("Visit marked missed.")
     )
 
 
@@ -244,16 +246,9 @@ def visit_attempt(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         ContactAttemptForm,
-        lambda visit, data: services.contact_attempt_record(
-            visit=visit,
-            attempted_at=data["attempted_at"],
-            outcome=data["outcome"],
-            call_back_at=data["call_back_at"],
-            note=data["note"],
-            by=request.user,
-        ),
+        services.contact_attempt_record,
         _("Attempt logged."),
-        prefix="attempt",
+        prefix=ATTEMPT_PREFIX,
     )
 
 
@@ -264,13 +259,9 @@ def visit_adherence(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         AdherenceForm,
-        lambda visit, data: services.adherence_record(
-            participant=visit.participant,
-            counted_on=data["counted_on"],
-            cachets_returned=data["cachets_returned"],
-            by=request.user,
-        ),
+        services.adherence_record,
         _("Adherence recorded."),
+        of="participant",
     )
 
 
@@ -278,7 +269,7 @@ def visit_adherence(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def contact_details(request: HttpRequest, study_id: str) -> HttpResponse:
     participant = trial_selectors.participant_for_user(user=request.user, study_id=study_id)
-    existing = ContactDetails.objects.filter(participant=participant).first()
+    existing = selectors.contact_details_of(participant=participant)
     correcting = existing is not None
     fields = ContactDetailsForm.FIELDS
     if request.method == "POST":
@@ -321,7 +312,7 @@ def contact_details(request: HttpRequest, study_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def adverse_event_edit(request: HttpRequest, study_id: str, pk: int | None = None):
     participant = trial_selectors.participant_for_user(user=request.user, study_id=study_id)
-    event = get_object_or_404(AdverseEvent, pk=pk, participant=participant) if pk else None
+    event = selectors.adverse_event_of(participant=participant, pk=pk) if pk else None
     correcting = event is not None
     if request.method == "POST":
         form = AdverseEventForm(request.POST, correcting=correcting)
@@ -381,8 +372,7 @@ def sae_review(request: HttpRequest, pk: int) -> HttpResponse:
                 event=event, note=form.cleaned_data["note"], by=request.user
             )
         except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
+            service_errors_as_messages(request, error)
         else:
             messages.success(request, _("Review recorded."))
     else:
@@ -400,17 +390,8 @@ def status_change(request: HttpRequest, study_id: str) -> HttpResponse:
     participant = trial_selectors.participant_for_user(user=request.user, study_id=study_id)
     form = StatusChangeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
         try:
-            services.status_change(
-                participant=participant,
-                kind=data["kind"],
-                effective_date=data["effective_date"],
-                reason=data["reason"],
-                decided_by=data["decided_by"],
-                data_may_be_used=data["data_may_be_used"],
-                by=request.user,
-            )
+            services.status_change(participant=participant, **form.cleaned_data, by=request.user)
         except PermissionDenied as error:
             form.add_error("kind", str(error) or _("Your role may not record this change."))
         except ValidationError as error:

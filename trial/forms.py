@@ -6,6 +6,7 @@ from crispy_forms.bootstrap import InlineRadios
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Field, Fieldset, Layout, Submit
 from django import forms
+from django.contrib import messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -47,6 +48,21 @@ def _shown(value) -> str:
     if value is False:
         return str(_("No"))
     return str(value)
+
+
+def form_errors_as_messages(request, form) -> None:
+    """A form's errors as messages, each after its field's label, for a view that
+    redirects back to a page with several forms instead of showing one again."""
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        for message in errors:
+            messages.error(request, f"{label}: {message}")
+
+
+def service_errors_as_messages(request, error) -> None:
+    """A service's ValidationError as messages (for the same redirecting views)."""
+    for message in error.messages:
+        messages.error(request, message)
 
 
 def apply_errors(form, error) -> None:
