@@ -65,5 +65,19 @@ def lists_for_manager() -> QuerySet[RandomizationList]:
     )
 
 
+def allocated_study_ids(*, rlist: RandomizationList) -> dict[int, str]:
+    """The study id allocated each used slot of a list, by the slot's sequence number."""
+    return dict(
+        rlist.slots.filter(allocation__isnull=False).values_list(
+            "sequence", "allocation__participant__study_id"
+        )
+    )
+
+
+def pack_codes(*, rlist: RandomizationList) -> list[str]:
+    """A list's pack codes in list order (for the labels: no arm)."""
+    return list(rlist.slots.order_by("position").values_list("pack_code", flat=True))
+
+
 def code_breaks() -> QuerySet[CodeBreak]:
     return CodeBreak.objects.select_related("participant", "broken_by")

@@ -373,6 +373,18 @@ def list_delete(*, rlist: RandomizationList, by) -> None:
         locked.save(update_fields=["status"])
 
 
+def list_labels_record(*, rlist: RandomizationList, by) -> None:
+    """Note in the trail that a list's pack labels were printed (they carry no arm)."""
+    _require_manager(by)
+    with transaction.atomic():
+        audit_event(
+            user=by,
+            model="randomization.RandomizationList",
+            object_id=rlist.pk,
+            summary="Pack labels printed",
+        )
+
+
 @dataclass(frozen=True)
 class Verification:
     matches: bool

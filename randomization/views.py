@@ -23,8 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
 from trial import selectors as trial_selectors
-from trial.audit import audit_event
-from trial.forms import apply_errors
+from trial.forms import apply_errors, form_errors_as_messages, service_errors_as_messages
 from trial.spreadsheet import safe_row
 
 from . import lists, selectors, services, unblinded
@@ -195,11 +194,7 @@ def list_detail(request: HttpRequest, pk: int) -> HttpResponse:
     rlist = get_object_or_404(selectors.lists_for_manager(), pk=pk)
     parameters = unblinded.list_parameters(rlist=rlist, user=request.user, reason="list page")
     contents = unblinded.list_contents(rlist=rlist, user=request.user, reason="list page")
-    allocated = dict(
-        rlist.slots.filter(allocation__isnull=False).values_list(
-            "sequence", "allocation__participant__study_id"
-        )
-    )
+    allocated = selectors.allocated_study_ids(rlist=rlist)
     return render(
         request,
         "randomization/list_detail.html",
@@ -225,32 +220,31 @@ def list_verify(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "randomization/list_verify.html", {"rlist": rlist, "result": result})
 
 
+def _list_action(request: HttpRequest, pk: int, service, success: str) -> HttpResponse:
+    """Activate or retire a list from its page: the service's refusal, or ``success``,
+    shown on the page it goes back to."""
+    rlist = get_object_or_404(RandomizationList, pk=pk)
+    try:
+        service(rlist=rlist, by=request.user)
+    except ValidationError as error:
+        service_errors_as_messages(request, error)
+    else:
+        messages.success(request, success)
+    return redirect("list_detail", pk=pk)
+
+
 @permission_required("randomization.manage_lists", raise_exception=True)
 @require_POST
 def list_activate(request: HttpRequest, pk: int) -> HttpResponse:
-    rlist = get_object_or_404(RandomizationList, pk=pk)
-    try:
-        services.list_activate(rlist=rlist, by=request.user)
-    except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
-    else:
-        messages.success(request, _("The list is active: nurses can randomize."))
-    return redirect("list_detail", pk=pk)
+    return _list_action(
+        request, pk, services.list_activate, _("The list is active: nurses can randomize.")
+    )
 
 
 @permission_required("randomization.manage_lists", raise_exception=True)
 @require_POST
 def list_retire(request: HttpRequest, pk: int) -> HttpResponse:
-    rlist = get_object_or_404(RandomizationList, pk=pk)
-    try:
-        services.list_delete(rlist=rlist, by=request.user)
-    except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
-    else:
-        messages.info(request, _("The unused list is retired."))
-    return redirect("list_detail", pk=pk)
+    return _list_action(request, pk, services.list_delete, _("The unused list is retired."))
 
 
 @permission_required("randomization.manage_lists", raise_exception=True)
@@ -276,18 +270,12 @@ def list_extend(request: HttpRequest, pk: int) -> HttpResponse:
                 by=request.user,
             )
         except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
+            service_errors_as_messages(request, error)
         else:
             messages.success(request, _("Extension sealed and active."))
             return redirect("list_detail", pk=extension.pk)
     else:
-        for field, errors in form.errors.items():
-            for message in errors:
-                messages.error(
-                    request,
-                    f"{form.fields[field].label if field in form.fields else ''}: {message}",
-                )
+        form_errors_as_messages(request, form)
     return redirect("list_detail", pk=pk)
 
 
@@ -349,15 +337,10 @@ def _pdf(request: HttpRequest, template: str, context: dict) -> bytes:
 @permission_required("randomization.manage_lists", raise_exception=True)
 def list_labels_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     rlist = get_object_or_404(RandomizationList, pk=pk)
-    # Labels carry no arm; the contents are read only to keep list order.
-    slots = rlist.slots.order_by("position").values_list("pack_code", flat=True)
-    audit_event(
-        user=request.user,
-        model="randomization.RandomizationList",
-        object_id=rlist.pk,
-        summary="Pack labels printed",
-    )
-    pdf = _pdf(request, "randomization/pdf_labels.html", {"rlist": rlist, "packs": list(slots)})
+    # Labels carry no arm: the pack codes are read only in list order.
+    packs = selectors.pack_codes(rlist=rlist)
+    services.list_labels_record(rlist=rlist, by=request.user)
+    pdf = _pdf(request, "randomization/pdf_labels.html", {"rlist": rlist, "packs": packs})
     return _download(pdf, filename=f"pack-labels-{rlist.pk}.pdf", content_type="application/pdf")
 
 

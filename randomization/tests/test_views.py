@@ -87,6 +87,35 @@ def test_labels_carry_no_arm_and_envelopes_do(rf, statistician, active_list):
     assert envelopes.count("PLACEBO") == 20 and envelopes.count(">MLT<") == 20
 
 
+def test_printing_labels_is_recorded_by_the_service(client, statistician, nurse, active_list):
+    from django.core.exceptions import PermissionDenied
+
+    from trial.models import AuditEvent
+
+    client.force_login(statistician)
+    assert client.get(reverse("list_labels", args=[active_list.pk])).content.startswith(b"%PDF")
+    printed = AuditEvent.objects.filter(summary="Pack labels printed", user=statistician)
+    assert printed.get().object_id == str(active_list.pk)
+    with pytest.raises(PermissionDenied):
+        services.list_labels_record(rlist=active_list, by=nurse)
+    assert printed.count() == AuditEvent.objects.filter(summary="Pack labels printed").count()
+
+
+def test_list_actions_show_the_refusal_or_the_success_on_the_list_page(
+    client, statistician, active_list
+):
+    client.force_login(statistician)
+    for name, message in [
+        ("list_activate", services.LIST_NOT_SEALED),
+        ("list_retire", services.LIST_IN_USE),
+    ]:
+        response = client.post(reverse(name, args=[active_list.pk]), follow=True)
+        assert response.redirect_chain[-1][0] == reverse("list_detail", args=[active_list.pk])
+        assert [str(m) for m in response.context["messages"]] == [str(message)]
+    active_list.refresh_from_db()
+    assert active_list.status == "active"
+
+
 def test_statistician_creates_verifies_and_activates(client, statistician):
     client.force_login(statistician)
     response = client.post(
