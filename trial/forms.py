@@ -429,3 +429,13 @@ class ProfileForm(forms.Form):
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout("language", Submit("save", _("Save")))
+
+
+class SecondFactorForm(forms.Form):
+    """A code from the authenticator, as typed (the page lays its field out itself);
+    spaces are dropped, since apps show the code in two groups."""
+
+    token = forms.CharField(required=False)
+
+    def clean_token(self) -> str:
+        return "".join(self.cleaned_data["token"].split())

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import selectors, services
+from . import second_factor, selectors, services
 from .audit import readable_changes
 from .eligibility import EXCLUSION_CRITERIA
 from .forms import (
@@ -28,6 +28,7 @@ from .forms import (
     ProfileForm,
     ScreeningForm,
     ScreeningLogFilter,
+    SecondFactorForm,
     apply_errors,
     show_stale,
 )
@@ -390,42 +391,34 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     import qrcode
     import qrcode.image.svg
     from django_otp import login as otp_login
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
     next_url = request.GET.get("next") or request.POST.get("next") or "/"
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = "/"
-    device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
-    enrolling = device is None
-    if enrolling:
-        device = TOTPDevice.objects.filter(user=request.user, confirmed=False).first()
-        if device is None:
-            device = TOTPDevice.objects.create(
-                user=request.user, name="authenticator", confirmed=False
+    form = SecondFactorForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            factor = second_factor.second_factor_verify(
+                user=request.user, token=form.cleaned_data["token"]
             )
-    error = ""
-    if request.method == "POST":
-        token = request.POST.get("token", "").strip().replace(" ", "")
-        if token.isdigit() and device.verify_token(token):
-            if enrolling:
-                device.confirmed = True
-                device.save(update_fields=["confirmed"])
-            otp_login(request, device)
-            services.second_factor_record(user=request.user, enrolled=enrolling)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            otp_login(request, factor.device)
             return redirect(next_url)
-        error = _("That code is not valid. Check the time on your phone and try again.")
+    factor = second_factor.second_factor_enrolment(user=request.user)
     qr_svg = ""
-    if enrolling:
-        image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage)
+    if factor.enrolling:
+        image = qrcode.make(factor.device.config_url, image_factory=qrcode.image.svg.SvgPathImage)
         qr_svg = image.to_string(encoding="unicode")
     return render(
         request,
         "registration/two_factor.html",
         {
-            "enrolling": enrolling,
+            "enrolling": factor.enrolling,
             "qr_svg": qr_svg,
-            "secret": device.bin_key.hex() if enrolling else "",
-            "error": error,
+            "secret": factor.device.bin_key.hex() if factor.enrolling else "",
+            "error": " ".join(form.errors.get("token", [])),
             "next": next_url,
         },
     )
