@@ -1,7 +1,10 @@
-"""Write layer of analysis: requesting a DSMB analysis run or a PDF report.
+"""Write layer of analysis: requesting a DSMB analysis run, a PDF report or a data
+export, and recording who opened the dashboard or downloaded a file.
 
-Both are queued as Celery tasks on commit; the page shows their progress and
-then the stored result.
+Requests are queued as Celery tasks on commit; the page shows their progress and
+then the stored result. An opening or a download is one audit line, written in
+``audit_event``'s own transaction; a file by arm is opened for its reader only
+through ``randomization.unblinded``.
 """
 
 from __future__ import annotations
@@ -9,9 +12,10 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
+from randomization import unblinded
 from trial.audit import audit_event
 
-from .models import AnalysisRun, ReportFile
+from .models import AnalysisRun, DataExport, ReportFile
 
 POPULATIONS = ("completers", "available")
 
@@ -58,18 +62,51 @@ def report_request(*, run: AnalysisRun, language: str, by) -> ReportFile:
     return report
 
 
-def latest_run(*, kind: str, population: str) -> AnalysisRun | None:
-    return (
-        AnalysisRun.objects.filter(kind=kind, population=population, status="done")
-        .order_by("-finished_at")
-        .first()
+def dashboard_open(*, by) -> None:
+    """Note in the trail that someone opened the DSMB dashboard (results by arm)."""
+    if not by.has_perm("analysis.view_dashboard"):
+        raise PermissionDenied
+    audit_event(user=by, model="analysis.Dashboard", summary="DSMB dashboard opened")
+
+
+def report_download(*, report: ReportFile, by) -> bytes:
+    """A PDF report's file for ``by``, the download recorded; a closed report's file is
+    stored sealed and opened for those who may see the dashboard."""
+    if not _may(report.run.kind, by):
+        raise PermissionDenied
+    if report.run.kind == AnalysisRun.Kind.CLOSED:
+        content = unblinded.open_closed_report(report, user=by)
+    else:
+        content = bytes(report.content)
+    audit_event(
+        user=by,
+        model="analysis.ReportFile",
+        object_id=report.pk,
+        summary=f"Report downloaded: {report.filename}",
     )
+    return content
+
+
+def export_download(*, export: DataExport, by) -> bytes:
+    """An export's zip for the person who asked for it, the download recorded. An
+    unblinded one needs the arm permission now, not only when it was asked for."""
+    if not by.has_perm("analysis.export_data") or export.requested_by_id != by.pk:
+        raise PermissionDenied
+    if export.unblinded:
+        content = unblinded.open_unblinded_export(export, user=by)
+    else:
+        content = bytes(export.content)
+    audit_event(
+        user=by,
+        model="analysis.DataExport",
+        object_id=export.pk,
+        summary=f"Export downloaded: {export.filename}",
+    )
+    return content
 
 
 def export_request(*, format: str, unblinded: bool, by):
     """Queue a data export; an unblinded one needs the unblinded permission."""
-    from .models import DataExport
-
     if not by.has_perm("analysis.export_data"):
         raise PermissionDenied
     if unblinded and not by.has_perm("randomization.view_arm"):

@@ -1,27 +1,27 @@
-"""Views of analysis: the unblinded DSMB dashboard, the open report, PDF reports.
+"""Views of analysis: the unblinded DSMB dashboard, the open report, PDF reports, exports.
 
 Only the DSMB and the unblinded statistician (``analysis.view_dashboard``) see
-anything by arm; opening the dashboard is audited.
+anything by arm; opening the dashboard and every download are audited (by the
+services). Reads come from ``analysis.selectors``, which check who may read a run,
+report or export; nothing here opens a sealed result itself.
 """
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from questionnaires.models import VisitCode
-from randomization import unblinded
-from trial.audit import audit_event
 
-from . import services
+from . import selectors, services
 from .labels import OUTCOME_TITLES
-from .models import AnalysisRun, ReportFile, Status
+from .models import AnalysisRun, DataExport
 
 
 def _population(request) -> str:
@@ -31,17 +31,7 @@ def _population(request) -> str:
 
 def _page(request, kind: str, template: str):
     population = _population(request)
-    run = services.latest_run(kind=kind, population=population)
-    if run is not None and kind == AnalysisRun.Kind.CLOSED:
-        unblinded.open_closed_run(run, user=request.user)
-    pending = (
-        AnalysisRun.objects.filter(
-            kind=kind, population=population, status__in=[Status.QUEUED, Status.RUNNING]
-        )
-        .order_by("-requested_at")
-        .first()
-    )
-    reports = ReportFile.objects.filter(run=run).order_by("-requested_at")[:5] if run else []
+    run = selectors.latest_run(kind=kind, population=population, user=request.user)
     result = run.result if run else {}
     figures = run.figures_for(translation.get_language()) if run else {}
     outcomes = [
@@ -58,20 +48,20 @@ def _page(request, kind: str, template: str):
         template,
         {
             "run": run,
-            "pending": pending,
+            "pending": selectors.pending_run(kind=kind, population=population),
             "report": result,
             "figures": figures,
             "population": population,
             "outcomes": outcomes,
             "visit_labels": dict(VisitCode.choices),
-            "reports": reports,
+            "reports": selectors.recent_reports(run=run),
         },
     )
 
 
 @permission_required("analysis.view_dashboard", raise_exception=True)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    audit_event(user=request.user, model="analysis.Dashboard", summary="DSMB dashboard opened")
+    services.dashboard_open(by=request.user)
     return _page(request, AnalysisRun.Kind.CLOSED, "analysis/dashboard.html")
 
 
@@ -86,72 +76,49 @@ def analysis_refresh(request: HttpRequest, kind: str) -> HttpResponse:
         raise Http404
     run = services.analysis_request(kind=kind, population=_population(request), by=request.user)
     messages.info(request, _("The analysis is being computed."))
-    target = "dsmb_dashboard" if kind == AnalysisRun.Kind.CLOSED else "open_report"
-    return redirect(f"{_url(target)}?population={run.population}")
+    return redirect(f"{reverse(_page_of(kind))}?population={run.population}")
 
 
-def _url(name: str) -> str:
-    from django.urls import reverse
-
-    return reverse(name)
-
-
-def _check_kind(user, kind: str) -> None:
-    permission = "analysis.view_dashboard" if kind == "closed" else "analysis.view_open_report"
-    if not user.has_perm(permission):
-        raise PermissionDenied
+def _page_of(kind: str) -> str:
+    return "dsmb_dashboard" if kind == AnalysisRun.Kind.CLOSED else "open_report"
 
 
 def run_status(request: HttpRequest, pk: int) -> JsonResponse:
-    run = get_object_or_404(AnalysisRun, pk=pk)
-    _check_kind(request.user, run.kind)
+    run = selectors.run_for_user(user=request.user, pk=pk)
     return JsonResponse({"status": run.status, "progress": run.progress, "step": run.step})
 
 
 @require_POST
 def report_request(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(AnalysisRun, pk=pk, status=Status.DONE)
-    _check_kind(request.user, run.kind)
+    run = selectors.run_for_user(user=request.user, pk=pk, done=True)
     language = request.POST.get("language", "en")
     services.report_request(
         run=run, language=language if language in {"en", "zh-hans"} else "en", by=request.user
     )
     messages.info(request, _("The PDF report is being generated."))
-    target = "dsmb_dashboard" if run.kind == AnalysisRun.Kind.CLOSED else "open_report"
-    return redirect(f"{_url(target)}?population={run.population}")
+    return redirect(f"{reverse(_page_of(run.kind))}?population={run.population}")
 
 
 def report_status(request: HttpRequest, pk: int) -> JsonResponse:
-    report = get_object_or_404(ReportFile.objects.select_related("run"), pk=pk)
-    _check_kind(request.user, report.run.kind)
+    report = selectors.report_for_user(user=request.user, pk=pk)
     return JsonResponse({"status": report.status, "progress": report.progress})
 
 
-def report_download(request: HttpRequest, pk: int) -> HttpResponse:
-    report = get_object_or_404(ReportFile.objects.select_related("run"), pk=pk, status=Status.DONE)
-    _check_kind(request.user, report.run.kind)
-    if report.expires_at and report.expires_at < timezone.now() or not report.content:
-        raise Http404
-    if report.run.kind == AnalysisRun.Kind.CLOSED:
-        content = unblinded.open_closed_report(report, user=request.user)
-    else:
-        content = bytes(report.content)
-    audit_event(
-        user=request.user,
-        model="analysis.ReportFile",
-        object_id=report.pk,
-        summary=f"Report downloaded: {report.filename}",
-    )
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{report.filename}"'
+def _attachment(content: bytes, *, filename: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response
 
 
+def report_download(request: HttpRequest, pk: int) -> HttpResponse:
+    report = selectors.report_for_user(user=request.user, pk=pk, downloadable=True)
+    content = services.report_download(report=report, by=request.user)
+    return _attachment(content, filename=report.filename, content_type="application/pdf")
+
+
 @permission_required("analysis.export_data", raise_exception=True)
 def exports_page(request: HttpRequest) -> HttpResponse:
-    from .models import DataExport
-
     if request.method == "POST":
         format_ = request.POST.get("format", "csv")
         if format_ not in DataExport.Format.values:
@@ -168,7 +135,7 @@ def exports_page(request: HttpRequest) -> HttpResponse:
         request,
         "analysis/exports.html",
         {
-            "exports": DataExport.objects.filter(requested_by=request.user).defer("content")[:20],
+            "exports": selectors.exports_for_user(user=request.user),
             "formats": DataExport.Format.choices,
             "may_unblind": request.user.has_perm("randomization.view_arm"),
             "now": timezone.now(),
@@ -177,33 +144,13 @@ def exports_page(request: HttpRequest) -> HttpResponse:
 
 
 def export_status(request: HttpRequest, pk: int) -> JsonResponse:
-    from .models import DataExport
-
-    export = get_object_or_404(
-        DataExport.objects.defer("content"), pk=pk, requested_by=request.user
-    )
+    export = selectors.export_for_user(user=request.user, pk=pk)
     return JsonResponse({"status": export.status, "progress": export.progress})
 
 
 @permission_required("analysis.export_data", raise_exception=True)
 def export_download(request: HttpRequest, pk: int) -> HttpResponse:
-    from .models import DataExport
-
-    export = get_object_or_404(DataExport, pk=pk, requested_by=request.user, status=Status.DONE)
-    if (export.expires_at and export.expires_at < timezone.now()) or not export.content:
-        raise Http404
+    export = selectors.export_for_user(user=request.user, pk=pk, downloadable=True)
     # Re-checked now: asking for it once is no licence to fetch it after losing the right.
-    if export.unblinded:
-        content = unblinded.open_unblinded_export(export, user=request.user)
-    else:
-        content = bytes(export.content)
-    audit_event(
-        user=request.user,
-        model="analysis.DataExport",
-        object_id=export.pk,
-        summary=f"Export downloaded: {export.filename}",
-    )
-    response = HttpResponse(content, content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
+    content = services.export_download(export=export, by=request.user)
+    return _attachment(content, filename=export.filename, content_type="application/zip")
