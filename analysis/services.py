@@ -69,6 +69,15 @@ def dashboard_open(*, by) -> None:
     audit_event(user=by, model="analysis.Dashboard", summary="DSMB dashboard opened")
 
 
+def _record_download(record: ReportFile | DataExport, *, what: str, by) -> None:
+    audit_event(
+        user=by,
+        model=f"analysis.{type(record).__name__}",
+        object_id=record.pk,
+        summary=f"{what} downloaded: {record.filename}",
+    )
+
+
 def report_download(*, report: ReportFile, by) -> bytes:
     """A PDF report's file for ``by``, the download recorded; a closed report's file is
     stored sealed and opened for those who may see the dashboard."""
@@ -78,12 +87,7 @@ def report_download(*, report: ReportFile, by) -> bytes:
         content = unblinded.open_closed_report(report, user=by)
     else:
         content = bytes(report.content)
-    audit_event(
-        user=by,
-        model="analysis.ReportFile",
-        object_id=report.pk,
-        summary=f"Report downloaded: {report.filename}",
-    )
+    _record_download(report, what="Report", by=by)
     return content
 
 
@@ -96,12 +100,7 @@ def export_download(*, export: DataExport, by) -> bytes:
         content = unblinded.open_unblinded_export(export, user=by)
     else:
         content = bytes(export.content)
-    audit_event(
-        user=by,
-        model="analysis.DataExport",
-        object_id=export.pk,
-        summary=f"Export downloaded: {export.filename}",
-    )
+    _record_download(export, what="Export", by=by)
     return content
 
 

@@ -120,8 +120,12 @@ def _call_page(request: HttpRequest, visit, *, attempt_form=None, interview_form
             "script": _script(visit, participant),
             "attempts": selectors.contact_attempts_of(visit=visit),
             "interview": selectors.interview_of(visit=visit),
-            "attempt_form": attempt_form or ContactAttemptForm(prefix=ATTEMPT_PREFIX),
-            "interview_form": interview_form or InterviewForm(prefix=INTERVIEW_PREFIX),
+            "attempt_form": ContactAttemptForm(prefix=ATTEMPT_PREFIX)
+            if attempt_form is None
+            else attempt_form,
+            "interview_form": InterviewForm(prefix=INTERVIEW_PREFIX)
+            if interview_form is None
+            else interview_form,
             "here": reverse("call_page", args=[visit.pk]),
         },
     )
@@ -133,48 +137,60 @@ def call_page(request: HttpRequest, pk: int) -> HttpResponse:
     return _call_page(request, _call_visit(request, pk))
 
 
+# Each of the call page's forms: its prefix (the page's field ids) and its name on the page.
+_CALL_FORMS = {
+    ContactAttemptForm: (ATTEMPT_PREFIX, "attempt_form"),
+    InterviewForm: (INTERVIEW_PREFIX, "interview_form"),
+}
+
+
+def _post_call_form(request, pk: int, form_class, record):
+    """One of the call page's forms, posted to its own view: ``record(visit, data)``
+    stores it and says where to go next (post/redirect/get); refused by the form or
+    the service, the page is shown again with this form and its errors."""
+    visit = _call_visit(request, pk)
+    prefix, page_form = _CALL_FORMS[form_class]
+    form = form_class(request.POST, prefix=prefix)
+    if form.is_valid():
+        try:
+            return record(visit, form.cleaned_data)
+        except ValidationError as error:
+            apply_errors(form, error)
+    return _call_page(request, visit, **{page_form: form})
+
+
 @permission_required("followup.conduct_interview", raise_exception=True)
 @require_POST
 def call_attempt(request: HttpRequest, pk: int) -> HttpResponse:
     """Log a contact attempt from the call page; back to the page to call again."""
-    visit = _call_visit(request, pk)
-    form = ContactAttemptForm(request.POST, prefix=ATTEMPT_PREFIX)
-    if form.is_valid():
-        try:
-            result = services.contact_attempt_record(
-                visit=visit, **form.cleaned_data, by=request.user
+
+    def record(visit, data):
+        result = services.contact_attempt_record(visit=visit, **data, by=request.user)
+        messages.info(request, _("Attempt logged."))
+        if result.suggest_missed:
+            messages.warning(
+                request,
+                _(
+                    "Three attempts have failed in this window: the visit may be missed. "
+                    "Tell the research nurse."
+                ),
             )
-        except ValidationError as error:
-            apply_errors(form, error)
-        else:
-            messages.info(request, _("Attempt logged."))
-            if result.suggest_missed:
-                messages.warning(
-                    request,
-                    _(
-                        "Three attempts have failed in this window: the visit may be missed. "
-                        "Tell the research nurse."
-                    ),
-                )
-            return redirect("call_page", pk=visit.pk)
-    return _call_page(request, visit, attempt_form=form)
+        return redirect("call_page", pk=visit.pk)
+
+    return _post_call_form(request, pk, ContactAttemptForm, record)
 
 
 @permission_required("followup.conduct_interview", raise_exception=True)
 @require_POST
 def call_interview(request: HttpRequest, pk: int) -> HttpResponse:
     """Finish the call (times, disruption, the blinding statement); on to the next call."""
-    visit = _call_visit(request, pk)
-    form = InterviewForm(request.POST, prefix=INTERVIEW_PREFIX)
-    if form.is_valid():
-        try:
-            services.interview_record(visit=visit, **form.cleaned_data, by=request.user)
-        except ValidationError as error:
-            apply_errors(form, error)
-        else:
-            messages.success(request, _("Call recorded."))
-            return redirect("call_list")
-    return _call_page(request, visit, interview_form=form)
+
+    def record(visit, data):
+        services.interview_record(visit=visit, **data, by=request.user)
+        messages.success(request, _("Call recorded."))
+        return redirect("call_list")
+
+    return _post_call_form(request, pk, InterviewForm, record)
 
 
 # --- the nurse's visit page -----------------------------------------------------------------

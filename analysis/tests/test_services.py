@@ -18,29 +18,21 @@ pytestmark = pytest.mark.django_db
 PDF = b"%PDF-1.7 by arm"
 
 
+def _report(kind, user, **file):
+    run = AnalysisRun.objects.create(kind=kind, status=Status.DONE, requested_by=user)
+    return ReportFile.objects.create(run=run, status=Status.DONE, requested_by=user, **file)
+
+
 @pytest.fixture
 def closed_report(dsmb):
-    run = AnalysisRun.objects.create(kind="closed", status=Status.DONE, requested_by=dsmb)
-    return ReportFile.objects.create(
-        run=run,
-        status=Status.DONE,
-        content=seal_bytes(PDF),
-        sealed=True,
-        filename="dsmb-closed-report.pdf",
-        requested_by=dsmb,
+    return _report(
+        "closed", dsmb, content=seal_bytes(PDF), sealed=True, filename="dsmb-closed-report.pdf"
     )
 
 
 @pytest.fixture
 def open_report(investigator):
-    run = AnalysisRun.objects.create(kind="open", status=Status.DONE, requested_by=investigator)
-    return ReportFile.objects.create(
-        run=run,
-        status=Status.DONE,
-        content=b"%PDF-1.7 pooled",
-        filename="open-report.pdf",
-        requested_by=investigator,
-    )
+    return _report("open", investigator, content=b"%PDF-1.7 pooled", filename="open-report.pdf")
 
 
 def lines(summary):
