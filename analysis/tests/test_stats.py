@@ -972,3 +972,131 @@ def test_residual_beside_participants_equals_the_dense_indicator_fit(seed) -> No
     np.testing.assert_allclose(
         within, y - indicators @ np.linalg.lstsq(indicators, y, rcond=None)[0], atol=1e-10
     )
+
+
+# ---------------------------------------------------------------------------
+# Edges of the decisions (test choice, empty and single-value arms, table reduction)
+# ---------------------------------------------------------------------------
+
+
+def test_shapiro_p_equal_to_alpha_keeps_student_t() -> None:
+    # Student's t when p ≥ alpha in both arms: p exactly at alpha is not "non-normal".
+    a, b = NORMAL[:20], NORMAL_2[:20]
+    at_a = sps.shapiro(a).pvalue
+    assert at_a < sps.shapiro(b).pvalue
+    assert stats.choose_continuous_test(a, b, alpha=at_a) == "student_t"
+    assert stats.choose_continuous_test(a, b, alpha=np.nextafter(at_a, 1.0)) == "mann_whitney"
+
+
+def tics_rows(mlt: list[float], placebo: list[float]) -> pd.DataFrame:
+    values = [("MLT", value) for value in mlt] + [("PLACEBO", value) for value in placebo]
+    return pd.DataFrame(
+        {
+            "study_id": [f"T{i}" for i in range(len(values))],
+            "arm": [arm for arm, _ in values],
+            "visit": ["m6"] * len(values),
+            "tics_total": [value for _, value in values],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("mlt", "placebo", "p"),
+    [
+        ([], [35.0], None),  # an arm without data: nothing to compare
+        ([35.0], [], None),
+        ([], [], None),
+        # One value is enough for Mann–Whitney (these two equal 1.0 exactly).
+        ([33.0], [31.0, 32.0, 35.0], sps.mannwhitneyu([33.0], [31.0, 32.0, 35.0]).pvalue),
+        ([31.0, 32.0, 35.0], [33.0], sps.mannwhitneyu([31.0, 32.0, 35.0], [33.0]).pvalue),
+        # Values one point apart are not "all equal".
+        (
+            [30.0, 30.0, 31.0],
+            [31.0, 31.0, 31.0],
+            sps.mannwhitneyu([30, 30, 31], [31, 31, 31]).pvalue,
+        ),
+        ([31.0, 31.0], [31.0], 1.0),  # every value equal
+    ],
+)
+def test_tics_comparison_small_arms(mlt, placebo, p) -> None:
+    result = stats.tics_comparison(tics_rows(mlt, placebo), ARMS)
+    assert result["test"] == "mann_whitney"
+    if p is None:
+        assert result["p"] is None
+    else:
+        assert result["p"] == pytest.approx(p, rel=1e-12)
+
+
+def test_persistent_pain_one_participant_per_arm_is_tested() -> None:
+    frame = pd.DataFrame(
+        {"study_id": ["A", "B"], "arm": ARMS, "visit": ["m3", "m3"], "vas_mm": [30, 10]}
+    )
+    result = stats.persistent_pain(frame, ARMS)["m3"]
+    assert result["MLT"] == {"events": 1, "n": 1}
+    assert result["PLACEBO"] == {"events": 0, "n": 1}
+    assert result["p"] == pytest.approx(sps.fisher_exact([[1, 0], [0, 1]]).pvalue)
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        # A row or a column with a single count is kept: only all-zero ones are dropped.
+        ([[1, 0, 0], [0, 1, 0], [0, 0, 1]], "chi_square"),
+        ([[2, 3], [1, 0], [4, 5]], "chi_square"),
+        ([[2, 3, 1], [4, 5, 0]], "chi_square"),
+        ([[1, 0], [0, 1]], "fisher"),
+    ],
+)
+def test_categorical_choice_keeps_rows_and_columns_of_one(table, expected) -> None:
+    assert stats.choose_categorical_test(table) == expected
+
+
+@pytest.mark.parametrize("table", [[[1, None], [2, 3]], [[1, 2], [None, 3]]])
+def test_a_table_with_a_missing_count_is_refused(table) -> None:
+    with pytest.raises(ValueError, match=message(stats.TABLE_ERROR)):
+        stats.choose_categorical_test(table)
+
+
+def _bonferroni_t(difference: float, se: float, df: int, family: int) -> dict[str, float]:
+    """The pairwise row by hand: two-sided t, p × family capped at 1, interval to match."""
+    p = 2 * sps.t.sf(abs(difference / se), df)
+    half = sps.t.ppf(1 - 0.05 / (2 * family), df) * se
+    return {
+        "mean_difference": difference,
+        "ci_low": difference - half,
+        "ci_high": difference + half,
+        "p_bonferroni": min(1.0, p * family),
+    }
+
+
+def test_arm_comparison_with_one_degree_of_freedom_is_still_a_t_test() -> None:
+    # One MLT value and two placebo values: the pooled variance has df = 1.
+    values = {visit: [5.0 + j, 1.0, 4.0] for j, visit in enumerate(stats.VISITS)}
+    result = stats.outcome_analysis(
+        outcome_rows(values, ["MLT", "PLACEBO", "PLACEBO"]), "ppi", ARMS
+    )
+    row = result["arm_at_visit"][0]
+    se = math.sqrt(((1.0 - 2.5) ** 2 + (4.0 - 2.5) ** 2) / 1 * (1 / 1 + 1 / 2))
+    expected = _bonferroni_t(5.0 - 2.5, se, 1, stats.BONFERRONI_FAMILY_ARM_AT_VISIT)
+    assert {key: row[key] for key in expected} == pytest.approx(expected, rel=1e-12)
+
+
+def test_visit_against_baseline_with_two_pairs_is_a_paired_t_test() -> None:
+    # Two participants, differences 1 and 2 at m1 (one apart): df = 1.
+    values = {"baseline": [0.0, 0.0], "m1": [1.0, 2.0], "m3": [1.0, 1.0], "m6": [0.0, 0.0]}
+    result = stats.outcome_analysis(outcome_rows(values, ["MLT", "MLT"]), "ppi", ARMS)
+    mlt_m1 = result["visit_vs_baseline"][0]
+    assert (mlt_m1["arm"], mlt_m1["visit"]) == ("MLT", "m1")
+    se = float(np.std([1.0, 2.0], ddof=1)) / math.sqrt(2)
+    expected = _bonferroni_t(1.5, se, 1, stats.BONFERRONI_FAMILY_VISIT_VS_BASELINE)
+    assert {key: mlt_m1[key] for key in expected} == pytest.approx(expected, rel=1e-12)
+    # Equal differences (m3: 1 and 1) have no variation: no p, no interval.
+    mlt_m3 = result["visit_vs_baseline"][1]
+    assert mlt_m3 == {
+        "arm": "MLT",
+        "visit": "m3",
+        "mean_difference": 1.0,
+        "ci_low": None,
+        "ci_high": None,
+        "p_bonferroni": None,
+    }
