@@ -704,3 +704,168 @@ def test_each_finding_reads_as_a_sentence(trail):
         "without the audit key (the trail was re-hashed)"
     ) in texts
     assert "the chain head was rewritten without the audit key" in texts
+
+
+# --- every finding, word for word -------------------------------------------------------
+
+
+def _findings(report) -> list[tuple[str, int | None, int | None, str]]:
+    return [(p.kind, p.first, p.last, p.detail) for p in report.problems]
+
+
+def _reseal_head(**values) -> None:
+    """What only the holder of the audit key can do: rewrite the head and seal it."""
+    head = AuditChainHead.objects.get()
+    for name, value in values.items():
+        setattr(head, name, value)
+    head.head_mac = hmac.new(
+        TEST_AUDIT_KEY.encode(), f"head:{head.sequence}:{head.last_hash}".encode(), hashlib.sha256
+    ).hexdigest()
+    head.save()
+
+
+def test_a_gap_and_an_earlier_edit_are_reported_in_line_order(trail):
+    edited, removed = trail[1], trail[4]
+    with as_database_owner():
+        AuditEvent.objects.filter(pk=removed.pk).delete()
+        AuditEvent.objects.filter(pk=edited.pk).update(reason="nothing to see")
+    report = verify_chain()
+    assert _findings(report) == [
+        (
+            Problem.EDITED,
+            edited.sequence,
+            edited.sequence,
+            "content changed after it was written (edited)",
+        ),
+        (Problem.MISSING, removed.sequence, removed.sequence, "removed (a gap in the numbers)"),
+    ]
+    assert report.first_broken == edited.sequence
+
+
+def test_a_truncated_tail_says_so(trail):
+    with as_database_owner():
+        AuditEvent.objects.filter(pk__in=[line.pk for line in trail[-2:]]).delete()
+    assert _findings(verify_chain()) == [
+        (
+            Problem.TRUNCATED,
+            trail[-2].sequence,
+            trail[-1].sequence,
+            "removed from the end of the trail (the head records more lines)",
+        )
+    ]
+
+
+def test_reordered_lines_say_which_line_they_follow(trail):
+    first, second = trail[3], trail[4]
+    with as_database_owner():
+        AuditEvent.objects.filter(pk=first.pk).update(sequence=10_000)
+        AuditEvent.objects.filter(pk=second.pk).update(sequence=first.sequence)
+        AuditEvent.objects.filter(pk=first.pk).update(sequence=second.sequence)
+    reordered = [f for f in _findings(verify_chain()) if f[0] == Problem.REORDERED]
+    # The line now numbered 4 links to the hash of the line now numbered 5.
+    assert (
+        Problem.REORDERED,
+        first.sequence,
+        first.sequence,
+        f"follows line {second.sequence}, not the line before it (lines were reordered)",
+    ) in reordered
+
+
+def test_a_line_linking_to_nothing_was_inserted_or_replaced(trail):
+    victim = trail[3]
+    with as_database_owner():
+        AuditEvent.objects.filter(pk=victim.pk).update(previous_hash="f" * 64)
+    findings = _findings(verify_chain())
+    assert (
+        Problem.INSERTED,
+        victim.sequence,
+        victim.sequence,
+        "does not link to the line before it (a line was inserted or replaced)",
+    ) in findings
+
+
+def test_a_line_past_the_head_says_it_was_added_in_the_database(trail):
+    forged = AuditEvent(
+        at=trail[-1].at,
+        username="intruder",
+        action="event",
+        model="trial.Test",
+        changes={},
+        sequence=trail[-1].sequence + 1,
+        previous_hash=trail[-1].entry_hash,
+    )
+    forged.entry_hash = entry_digest(forged)
+    AuditEvent.objects.bulk_create([forged])
+    assert (
+        Problem.INSERTED,
+        forged.sequence,
+        forged.sequence,
+        "written past the chain head (added directly in the database)",
+    ) in _findings(verify_chain())
+
+
+def test_lines_and_head_of_a_retired_key_say_so(trail, settings):
+    settings.AUDIT_KEYS = ["a-new-audit-key-0000000000000000000"]
+    assert _findings(verify_chain()) == [
+        (
+            Problem.UNKNOWN_KEY,
+            1,
+            trail[-1].sequence,
+            "sealed with a key that is not configured",
+        ),
+        (
+            Problem.HEAD_FORGED,
+            None,
+            None,
+            "the chain head is sealed with a key that is not configured",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("change", [{"head_mac": ""}, {"sequence": 0}])
+def test_a_head_rewritten_without_the_key_says_so(trail, change):
+    AuditChainHead.objects.update(**change)
+    assert _findings(verify_chain()) == [
+        (Problem.HEAD_FORGED, None, None, "the chain head was rewritten without the audit key")
+    ]
+
+
+def test_a_head_missing_beside_lines_says_so(trail):
+    AuditChainHead.objects.all().delete()
+    assert _findings(verify_chain()) == [
+        (Problem.HEAD_MISSING, None, None, "the chain head is missing")
+    ]
+
+
+def test_a_head_sealed_over_another_last_line_says_so(trail):
+    _reseal_head(last_hash="e" * 64)
+    assert _findings(verify_chain()) == [
+        (
+            Problem.EDITED,
+            trail[-1].sequence,
+            trail[-1].sequence,
+            "the last line does not match the chain head",
+        )
+    ]
+
+
+def test_a_fresh_head_of_an_empty_trail_is_intact(nurse):
+    from django.db import transaction
+
+    with as_database_owner():
+        AuditEvent.objects.all().delete()
+        AuditChainHead.objects.all().delete()
+    with transaction.atomic():
+        audit._locked_head()
+    head = AuditChainHead.objects.get()
+    assert (head.sequence, head.last_hash, head.head_mac) == (0, audit.GENESIS, "")
+    report = verify_chain()
+    assert report.intact and report.checked == 0
+
+
+def test_anchors_add_to_what_the_lines_show(trail):
+    victim = trail[3]
+    anchor = Anchor(sequence=trail[-1].sequence + 5, entry_hash="gone")
+    with as_database_owner():
+        AuditEvent.objects.filter(pk=victim.pk).update(reason="nothing to see")
+    assert kinds(verify_chain(anchors=[anchor])) == {Problem.EDITED, Problem.ANCHOR}
