@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet
+from django.shortcuts import get_object_or_404
 
 from .models import Allocation, CodeBreak, RandomizationList
 
@@ -63,6 +64,16 @@ def lists_for_manager() -> QuerySet[RandomizationList]:
         slot_count=Count("slots"),
         allocated=Count("slots", filter=Q(slots__allocation__isnull=False)),
     )
+
+
+def list_by_pk(*, pk: int) -> RandomizationList:
+    """One list (404), for the statistician's pages (the views check the permission)."""
+    return get_object_or_404(RandomizationList, pk=pk)
+
+
+def code_break_by(*, user, pk: int) -> CodeBreak:
+    """A code-break this person made (404 for anyone else's), with its participant."""
+    return get_object_or_404(CodeBreak.objects.select_related("participant"), pk=pk, broken_by=user)
 
 
 def allocated_study_ids(*, rlist: RandomizationList) -> dict[int, str]:

@@ -28,7 +28,6 @@ from trial.spreadsheet import safe_row
 
 from . import lists, selectors, services, unblinded
 from .forms import CodeBreakForm, DispenseForm, ListCreateForm, ListExtendForm, RandomizeForm
-from .models import CodeBreak, RandomizationList
 
 # --- the nurse ------------------------------------------------------------------------------
 
@@ -133,9 +132,7 @@ def code_break(request: HttpRequest, study_id: str) -> HttpResponse:
 
 @permission_required("randomization.break_code", raise_exception=True)
 def code_break_result(request: HttpRequest, pk: int) -> HttpResponse:
-    broken = get_object_or_404(
-        CodeBreak.objects.select_related("participant"), pk=pk, broken_by=request.user
-    )
+    broken = selectors.code_break_by(user=request.user, pk=pk)
     arm = unblinded.code_break_arm(code_break=broken, user=request.user)
     response = render(
         request, "randomization/code_break_result.html", {"code_break": broken, "arm": arm}
@@ -215,7 +212,7 @@ def list_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("randomization.manage_lists", raise_exception=True)
 @require_POST
 def list_verify(request: HttpRequest, pk: int) -> HttpResponse:
-    rlist = get_object_or_404(RandomizationList, pk=pk)
+    rlist = selectors.list_by_pk(pk=pk)
     result = services.list_verify(rlist=rlist, by=request.user)
     return render(request, "randomization/list_verify.html", {"rlist": rlist, "result": result})
 
@@ -223,7 +220,7 @@ def list_verify(request: HttpRequest, pk: int) -> HttpResponse:
 def _list_action(request: HttpRequest, pk: int, service, success: str) -> HttpResponse:
     """Activate or retire a list from its page: the service's refusal, or ``success``,
     shown on the page it goes back to."""
-    rlist = get_object_or_404(RandomizationList, pk=pk)
+    rlist = selectors.list_by_pk(pk=pk)
     try:
         service(rlist=rlist, by=request.user)
     except ValidationError as error:
@@ -250,7 +247,7 @@ def list_retire(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("randomization.manage_lists", raise_exception=True)
 @require_POST
 def list_extend(request: HttpRequest, pk: int) -> HttpResponse:
-    rlist = get_object_or_404(RandomizationList, pk=pk)
+    rlist = selectors.list_by_pk(pk=pk)
     form = ListExtendForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -292,7 +289,7 @@ def _export_stamp() -> str:
 
 @permission_required("randomization.manage_lists", raise_exception=True)
 def list_csv(request: HttpRequest, pk: int) -> HttpResponse:
-    rlist = get_object_or_404(RandomizationList, pk=pk)
+    rlist = selectors.list_by_pk(pk=pk)
     contents = unblinded.list_contents(rlist=rlist, user=request.user, reason="CSV export")
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -312,7 +309,7 @@ def list_csv(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required("randomization.manage_lists", raise_exception=True)
 def list_sas(request: HttpRequest, pk: int) -> HttpResponse:
-    rlist = get_object_or_404(RandomizationList, pk=pk)
+    rlist = selectors.list_by_pk(pk=pk)
     parameters = unblinded.list_parameters(rlist=rlist, user=request.user, reason="SAS program")
     program = lists.sas_program(
         template=parameters.template,
@@ -336,7 +333,7 @@ def _pdf(request: HttpRequest, template: str, context: dict) -> bytes:
 
 @permission_required("randomization.manage_lists", raise_exception=True)
 def list_labels_pdf(request: HttpRequest, pk: int) -> HttpResponse:
-    rlist = get_object_or_404(RandomizationList, pk=pk)
+    rlist = selectors.list_by_pk(pk=pk)
     # Labels carry no arm: the pack codes are read only in list order.
     packs = selectors.pack_codes(rlist=rlist)
     services.list_labels_record(rlist=rlist, by=request.user)
@@ -346,7 +343,7 @@ def list_labels_pdf(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required("randomization.manage_lists", raise_exception=True)
 def list_envelopes_pdf(request: HttpRequest, pk: int) -> HttpResponse:
-    rlist = get_object_or_404(RandomizationList, pk=pk)
+    rlist = selectors.list_by_pk(pk=pk)
     contents = unblinded.list_contents(rlist=rlist, user=request.user, reason="code-break sheets")
     pdf = _pdf(request, "randomization/pdf_envelopes.html", {"rlist": rlist, "rows": contents})
     return _download(
