@@ -1088,3 +1088,29 @@ def test_tics_invalid_maximum_message(maximum: Any) -> None:
     assert str(caught.value) == (
         f"tics_name: maximum points must be a whole number >= 0, got {maximum!r}"
     )
+
+
+@pytest.mark.parametrize(("item_5a", "c2"), [(0, 2), (1, 2), (2, 3)])
+def test_psqi_latency_over_an_hour_bands_with_5a(item_5a: int, c2: int) -> None:
+    # > 60 min scores 3; with 5a the sum 3-4 is c2 = 2 and 5-6 is c2 = 3.
+    assert score_psqi(psqi(psqi_2=61, psqi_5a=item_5a))["c2"] == c2
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        (
+            psqi(psqi_4=25),
+            'psqi_4: must be hours from 0 to 24 as a number or "H:MM" (up to 24:00), got 25',
+        ),
+        (psqi(psqi_5j_text=5), "psqi_5j_text: must be text, got 5"),
+        (
+            psqi(psqi_1="7pm"),
+            "psqi_1: must be a 24-hour time \"HH:MM\" from 00:00 to 23:59, got '7pm'",
+        ),
+    ],
+)
+def test_psqi_invalid_value_message(answers: dict[str, Any], message: str) -> None:
+    with pytest.raises(ScoringError) as caught:
+        score_psqi(answers)
+    assert str(caught.value) == message
