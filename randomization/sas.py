@@ -289,7 +289,7 @@ def proc_plan(
 
     stream = Ranuni(seed)
     cells: list[tuple[int, ...]] = []
-    levels: list[int] = [0] * len(checked_factors)
+    levels: list[int] = [0] * len(checked_factors)  # pragma: no mutate (set before each use)
     depth_last = len(checked_factors) - 1
 
     def fisher_yates_step(permutation: list[int], i: int, kind: str) -> int:

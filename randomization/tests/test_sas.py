@@ -393,3 +393,53 @@ def test_mt19937_core_needs_exactly_624_words(words):
     with pytest.raises(ValueError) as error:
         _MT19937([1] * words)
     assert str(error.value) == f"MT19937 state must have 624 words; got {words}."
+
+
+def test_seed_of_another_type_is_named_with_its_type():
+    with pytest.raises(SeedError) as error:
+        Ranuni(2.5)
+    assert str(error.value) == (
+        f"Seed must be a whole number from 1 to {MAX_SEED}; got 2.5 (float)."
+    )
+
+
+def test_unknown_streaminit_method_lists_the_known_ones():
+    with pytest.raises(ValueError) as error:
+        StreamInit(45, "mt2002")
+    assert (
+        str(error.value) == "Unknown STREAMINIT method 'mt2002'; use one of 'mt1998', 'mthybrid'."
+    )
+
+
+@pytest.mark.parametrize("method", ["mt1998", "mthybrid"])
+def test_streaminit_records_its_method(method):
+    stream = StreamInit(45, method)
+    assert stream.method == method
+    assert repr(stream) == f"StreamInit(seed=45, method={method!r})"
+
+
+@pytest.mark.parametrize(
+    ("factors", "treatments", "message"),
+    [
+        (
+            [(12, "random"), (0, "ordered")],
+            [],
+            "Factor 2: the number of levels must be a whole number of at least 1; got 0.",
+        ),
+        (
+            [(4, "random")],
+            [(4, "sorted")],
+            "Treatment 1: the kind must be 'random' or 'ordered'; got 'sorted'.",
+        ),
+        ([], [], "PROC PLAN needs at least one factor."),
+        (
+            [(2, "ordered"), (4, "random")],
+            [(4, "random"), (3, "random")],
+            "Treatment 2 has 3 levels but must have at least as many as the innermost factor (4).",
+        ),
+    ],
+)
+def test_proc_plan_refusals_name_the_factor_or_treatment(factors, treatments, message):
+    with pytest.raises(ValueError) as error:
+        proc_plan(27371, factors, treatments)
+    assert str(error.value) == message
