@@ -934,3 +934,17 @@ def test_window_names_the_date_that_is_a_datetime(name: str) -> None:
     assert str(error.value) == (
         f"{name} must be a date, not datetime; take the date in the site's time zone first"
     )
+
+
+def test_add_months_names_what_it_refused() -> None:
+    with pytest.raises(TypeError) as error:
+        add_months(datetime(2024, 1, 31, 23, tzinfo=UTC), 1)  # type: ignore[arg-type]
+    assert str(error.value) == (
+        "d must be a date, not datetime; take the date in the site's time zone first"
+    )
+    with pytest.raises(TypeError) as error:
+        add_months(D(2024, 1, 31), 1.5)  # type: ignore[arg-type]
+    assert str(error.value) == "months must be a whole number, not 1.5"
+    with pytest.raises(ValueError) as error:
+        add_months(D(1, 1, 31), -1)
+    assert str(error.value) == "0001-01-31 + -1 months is outside the years 1 to 9999"
