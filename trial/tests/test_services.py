@@ -683,3 +683,49 @@ class TestActor:
                 by=nurse,
             )
         assert str(excinfo.value) == "Unknown baseline fields: ['eye_colour', 'shoe_size']"
+
+
+class TestScreeningDetails:
+    def test_procedure_and_evidence_on_the_screening_date_accepted(self, make_screening):
+        day = timezone.localdate() - timedelta(days=2)
+        screening = make_screening(
+            screening_date=day,
+            scheduled_procedure_date=day,
+            evidence_dates={"excl_pregnancy": day, "excl_medication": day - timedelta(days=30)},
+        )
+        assert screening.scheduled_procedure_date == day
+        assert screening.excl_pregnancy_date == day
+        assert screening.excl_medication_date == day - timedelta(days=30)
+        assert screening.excl_unwilling_date == day  # none given: the screening date
+
+    def test_procedure_before_screening_says_so_on_its_field(self, site, nurse):
+        data = screening_input()
+        with pytest.raises(ValidationError) as excinfo:
+            services.screening_record(
+                site=site,
+                data=screening_input(
+                    scheduled_procedure_date=data.screening_date - timedelta(days=1)
+                ),
+                by=nurse,
+            )
+        assert errors_of(excinfo) == {
+            "scheduled_procedure_date": [str(services.PROCEDURE_BEFORE_SCREENING)]
+        }
+
+    @override_settings(ELIGIBLE_AGE_MIN=21, ELIGIBLE_AGE_MAX=60)
+    @pytest.mark.parametrize(
+        ("age", "eligible"), [(20, False), (21, True), (60, True), (61, False)]
+    )
+    def test_age_limits_come_from_the_settings(self, make_screening, age, eligible):
+        today = timezone.localdate()
+        screening = make_screening(
+            screening_date=today, date_of_birth=today.replace(year=today.year - age, month=1, day=1)
+        )
+        assert (screening.age_at_screening, screening.eligible) == (age, eligible)
+
+    @override_settings(SCREENING_ID_FORMAT="{site}/{prefix}-{number:05d}")
+    def test_screening_id_format_is_configurable(self, make_screening):
+        assert make_screening().screening_id == "changsha/MLT-00001"
+
+    def test_initials_are_stored_in_capitals(self, make_screening):
+        assert make_screening(initials=" lx ").initials == "LX"
