@@ -150,6 +150,14 @@ def report_for_user(*, user, pk: int, downloadable: bool = False) -> ReportFile:
     return report
 
 
+def report_file(report: ReportFile, *, user) -> bytes:
+    """A report's PDF for ``user``: a closed report's is stored sealed and opened only
+    for those who may see the dashboard."""
+    if report.run.kind == AnalysisRun.Kind.CLOSED:
+        return unblinded.open_closed_report(report, user=user)
+    return bytes(report.content)
+
+
 def exports_for_user(*, user, limit: int = 20) -> QuerySet[DataExport]:
     """The exports ``user`` asked for, newest first, without their files."""
     return DataExport.objects.filter(requested_by=user).defer("content")[:limit]
@@ -164,3 +172,11 @@ def export_for_user(*, user, pk: int, downloadable: bool = False) -> DataExport:
     if _expired(export, timezone.now()):
         raise Http404
     return export
+
+
+def export_file(export: DataExport, *, user) -> bytes:
+    """An export's zip for ``user``: an unblinded one is stored sealed and opened only
+    for someone who holds the arm permission now."""
+    if export.unblinded:
+        return unblinded.open_unblinded_export(export, user=user)
+    return bytes(export.content)

@@ -3,8 +3,8 @@ export, and recording who opened the dashboard or downloaded a file.
 
 Requests are queued as Celery tasks on commit; the page shows their progress and
 then the stored result. An opening or a download is one audit line, written in
-``audit_event``'s own transaction; a file by arm is opened for its reader only
-through ``randomization.unblinded``.
+``audit_event``'s own transaction; the file itself is read by ``analysis.selectors``
+(a file by arm opened there for its reader through ``randomization.unblinded``).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from randomization import unblinded
 from trial.audit import audit_event
 
+from . import selectors
 from .models import AnalysisRun, DataExport, ReportFile
 
 POPULATIONS = ("completers", "available")
@@ -83,10 +83,7 @@ def report_download(*, report: ReportFile, by) -> bytes:
     stored sealed and opened for those who may see the dashboard."""
     if not _may(report.run.kind, by):
         raise PermissionDenied
-    if report.run.kind == AnalysisRun.Kind.CLOSED:
-        content = unblinded.open_closed_report(report, user=by)
-    else:
-        content = bytes(report.content)
+    content = selectors.report_file(report, user=by)
     _record_download(report, what="Report", by=by)
     return content
 
@@ -96,10 +93,7 @@ def export_download(*, export: DataExport, by) -> bytes:
     unblinded one needs the arm permission now, not only when it was asked for."""
     if not by.has_perm("analysis.export_data") or export.requested_by_id != by.pk:
         raise PermissionDenied
-    if export.unblinded:
-        content = unblinded.open_unblinded_export(export, user=by)
-    else:
-        content = bytes(export.content)
+    content = selectors.export_file(export, user=by)
     _record_download(export, what="Export", by=by)
     return content
 
