@@ -58,7 +58,8 @@ def _signer() -> signing.Signer:
 
 
 def token_for(state: Mapping[str, Any]) -> str:
-    return _signer().sign_object(dict(state), compress=True)
+    # compress only shortens the token; unsign reads either form (no mutate).
+    return _signer().sign_object(dict(state), compress=True)  # pragma: no mutate
 
 
 @dataclass(frozen=True)

@@ -869,3 +869,19 @@ def test_anchors_add_to_what_the_lines_show(trail):
     with as_database_owner():
         AuditEvent.objects.filter(pk=victim.pk).update(reason="nothing to see")
     assert kinds(verify_chain(anchors=[anchor])) == {Problem.EDITED, Problem.ANCHOR}
+
+
+def test_bulk_create_audited_of_one_row(nurse):
+    from datetime import date
+
+    from trial.models import ConsentFormVersion
+
+    form = ConsentFormVersion(version="9.9", approved_on=date(2021, 5, 6))
+    audit.bulk_create_audited([form], user=nurse, reason="Imported")
+    line = AuditEvent.objects.filter(model="trial.ConsentFormVersion").get()
+    assert (line.action, line.object_id, line.reason) == (
+        AuditEvent.Action.CREATE,
+        str(form.pk),
+        "Imported",
+    )
+    assert ConsentFormVersion.history.get(version="9.9").history_user == nurse
