@@ -448,7 +448,9 @@ def baseline_save(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
+        # pragma: no mutate start (select_related only saves a query)
         locked = lock_one(Participant.objects.filter(pk=participant.pk).select_related("site"))
+        # pragma: no mutate end
         _check_site(site=locked.site, by=by)
         existing = Baseline.objects.filter(participant=locked).first()
         procedure_changed = existing is None or existing.procedure_date != data["procedure_date"]
@@ -466,7 +468,8 @@ def baseline_save(
             baseline._change_reason = reason
         baseline.bmi = body_mass_index(height_cm=data["height_cm"], weight_kg=data["weight_kg"])
         baseline._history_user = by
-        baseline.full_clean(exclude=["participant", "recorded_by"])
+        # The service sets these two itself; validating them too finds nothing (no mutate).
+        baseline.full_clean(exclude=["participant", "recorded_by"])  # pragma: no mutate
         baseline.save()
         if procedure_changed:
             # Later apps (the follow-up schedule) act on the procedure date in this

@@ -11,6 +11,7 @@ from django.utils import timezone
 from conftest import baseline_data, make_user, screening_input
 from trial import services
 from trial.models import AuditEvent, Baseline, Participant, Screening, SequenceCounter
+from trial.text import NUL_REFUSED
 
 pytestmark = pytest.mark.django_db
 
@@ -729,3 +730,71 @@ class TestScreeningDetails:
 
     def test_initials_are_stored_in_capitals(self, make_screening):
         assert make_screening(initials=" lx ").initials == "LX"
+
+
+procedure_date_calls: list[tuple] = []
+
+
+def record_procedure_date(*, participant, procedure_date, by) -> None:
+    """A stand-in for the follow-up schedule: what baseline_save tells later apps."""
+    procedure_date_calls.append((participant.pk, procedure_date, by))
+
+
+class TestProcedureDateHooks:
+    @override_settings(PROCEDURE_DATE_HOOKS=["trial.tests.test_services.record_procedure_date"])
+    def test_later_apps_hear_of_each_new_procedure_date(self, make_participant, nurse):
+        procedure_date_calls.clear()
+        participant = make_participant()
+        day = participant.screening.screening_date
+        services.baseline_save(
+            participant=participant, data=baseline_data(procedure_date=day), by=nurse
+        )
+        assert procedure_date_calls == [(participant.pk, day, nurse)]
+        services.baseline_save(
+            participant=participant,
+            data=baseline_data(procedure_date=day, weight_kg=Decimal("61.0")),
+            by=nurse,
+            reason="Weight re-measured",
+        )
+        assert len(procedure_date_calls) == 1  # same procedure date: nothing to reschedule
+        later = day + timedelta(days=1)
+        services.baseline_save(
+            participant=participant,
+            data=baseline_data(procedure_date=later, weight_kg=Decimal("61.0")),
+            by=nurse,
+            reason="Surgery moved",
+        )
+        assert procedure_date_calls[1:] == [(participant.pk, later, nurse)]
+
+
+class TestNulInReasons:
+    def test_nul_in_an_override_reason_is_refused_on_its_field(self, site, investigator):
+        with pytest.raises(ValidationError) as excinfo:
+            services.screening_record(
+                site=site,
+                data=screening_input(duplicate_override_reason="different\x00person"),
+                by=investigator,
+            )
+        assert errors_of(excinfo) == {"duplicate_override_reason": [str(NUL_REFUSED)]}
+
+    def test_nul_in_the_comorbidity_list_is_refused_on_its_field(self, make_participant, nurse):
+        with pytest.raises(ValidationError) as excinfo:
+            services.baseline_save(
+                participant=make_participant(),
+                data=baseline_data(comorbidity=True, comorbidity_list="Asthma\x00"),
+                by=nurse,
+            )
+        assert errors_of(excinfo) == {"comorbidity_list": [str(NUL_REFUSED)]}
+
+
+def test_a_number_enrolled_at_another_site_may_be_screened_here(
+    make_participant, other_site, site, nurse, investigator
+):
+    from trial.models import UserProfile
+
+    make_participant(hospital_number="H-900")  # enrolled at the nurse's site
+    UserProfile.objects.get(user=nurse).sites.add(other_site)
+    elsewhere = services.screening_record(
+        site=other_site, data=screening_input(hospital_number="H-900"), by=nurse
+    )
+    assert elsewhere.eligible and elsewhere.rescreen_of is None
