@@ -885,3 +885,10 @@ def test_bulk_create_audited_of_one_row(nurse):
         "Imported",
     )
     assert ConsentFormVersion.history.get(version="9.9").history_user == nurse
+
+
+def test_a_history_row_that_names_no_excluded_fields_keeps_every_field():
+    row = _history_row(_site())
+    del row._history_excluded_fields
+    line = audit.history_event(_site(), row)
+    assert line.changes == {"code": [None, "xian"], **SITE_FIELDS_AFTER_CODE}
