@@ -798,3 +798,89 @@ def test_a_number_enrolled_at_another_site_may_be_screened_here(
         site=other_site, data=screening_input(hospital_number="H-900"), by=nurse
     )
     assert elsewhere.eligible and elsewhere.rescreen_of is None
+
+
+class TestScreeningOfTheSameNumber:
+    def test_born_on_the_screening_date_refused_on_its_field(self, site, nurse):
+        day = timezone.localdate() - timedelta(days=2)
+        with pytest.raises(ValidationError) as excinfo:
+            services.screening_record(
+                site=site, data=screening_input(screening_date=day, date_of_birth=day), by=nurse
+            )
+        assert errors_of(excinfo) == {"date_of_birth": [str(services.BIRTH_AFTER_SCREENING)]}
+
+    def test_an_override_reason_of_spaces_is_refused_on_its_field(self, site, investigator):
+        with pytest.raises(ValidationError) as excinfo:
+            services.screening_record(
+                site=site, data=screening_input(duplicate_override_reason="  "), by=investigator
+            )
+        assert errors_of(excinfo) == {
+            "duplicate_override_reason": [str(services.OVERRIDE_REASON_REQUIRED)]
+        }
+
+    def test_an_override_is_its_own_audit_line_and_history_reason(
+        self, make_participant, site, investigator
+    ):
+        enrolled = make_participant(hospital_number="H-901")
+        reason = "Hospital number reissued to a different patient"
+        screening = services.screening_record(
+            site=site,
+            data=screening_input(hospital_number="H-901", duplicate_override_reason=reason),
+            by=investigator,
+        )
+        assert (screening.duplicate_override_reason, screening.duplicate_override_by) == (
+            reason,
+            investigator,
+        )
+        assert screening.history.get().history_change_reason == reason
+        line = AuditEvent.objects.get(summary__startswith="One-person-one-study-id")
+        assert (line.user, line.model, line.object_id, line.subject, line.reason) == (
+            investigator,
+            "trial.Screening",
+            str(screening.pk),
+            screening.screening_id,
+            reason,
+        )
+        assert line.summary == (
+            "One-person-one-study-id rule overridden: hospital number enrolled as "
+            f"{enrolled.study_id}"
+        )
+
+    def test_an_ordinary_screening_carries_no_override(self, make_screening):
+        screening = make_screening()
+        assert (screening.duplicate_override_reason, screening.duplicate_override_by) == ("", None)
+        assert not AuditEvent.objects.filter(summary__startswith="One-person").exists()
+
+    def test_a_rescreening_links_the_latest_earlier_screening(self, site, nurse):
+        today = timezone.localdate()
+        older, newer = (
+            services.screening_record(
+                site=site,
+                data=screening_input(
+                    hospital_number="H-902",
+                    screening_date=today - timedelta(days=days),
+                    rescreen_confirmed=True,
+                    answers={**screening_input().answers, "excl_unwilling": True},
+                ),
+                by=nurse,
+            )
+            for days in (20, 10)
+        )
+        # Entered after the newer one, but dated before it: the link follows the dates.
+        services.screening_record(
+            site=site,
+            data=screening_input(
+                hospital_number="H-902",
+                screening_date=today - timedelta(days=15),
+                rescreen_confirmed=True,
+                answers={**screening_input().answers, "excl_unwilling": True},
+            ),
+            by=nurse,
+        )
+        latest = services.screening_record(
+            site=site,
+            data=screening_input(hospital_number="h-902", rescreen_confirmed=True),
+            by=nurse,
+        )
+        assert latest.rescreen_of == newer
+        assert older.rescreen_of is None
