@@ -884,3 +884,11 @@ class TestScreeningOfTheSameNumber:
         )
         assert latest.rescreen_of == newer
         assert older.rescreen_of is None
+
+    def test_an_override_without_an_enrolled_twin_is_not_recorded(self, site, investigator):
+        screening = services.screening_record(
+            site=site,
+            data=screening_input(hospital_number="H-903", duplicate_override_reason="Just in case"),
+            by=investigator,
+        )
+        assert (screening.duplicate_override_reason, screening.duplicate_override_by) == ("", None)
