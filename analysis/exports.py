@@ -40,6 +40,7 @@ from django.utils import timezone, translation
 
 from questionnaires.codebook import codebook_rows
 from questionnaires.definitions import instruments
+from questionnaires.visits import trial_schedule
 from trial.models import ChemoRegimen, ParticipantStatus, ProcedureType, SurgicalSite
 
 from . import interchange
@@ -271,8 +272,8 @@ class _Forms:
                 ["PARTICIPANT", "BASELINE", "VISIT", *self.instrument_forms],
             ),
             *(
-                (code.upper(), label, "Scheduled", ["VISIT", *self.instrument_forms])
-                for code, label in (("m1", "1 month"), ("m3", "3 months"), ("m6", "6 months"))
+                (visit.code.upper(), visit.label, "Scheduled", ["VISIT", *self.instrument_forms])
+                for visit in trial_schedule().follow_up
             ),
             ("AE", "Adverse events", "Common", ["AE"]),
         ]
@@ -440,7 +441,7 @@ def _clinical_data(odm_study_root: ET.Element, forms: _Forms, tables) -> None:
                 baseline_forms += [("VISIT", [baseline_visit])]
                 baseline_forms += questionnaires(key, "baseline", baseline_visit)
             planned.append(("BASELINE", baseline_forms))
-        for code in interchange.FOLLOW_UP_VISITS:
+        for code in interchange.follow_up_visits():
             row = subject_visits.get(code)
             if row is not None:
                 planned.append(

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from questionnaires.models import VisitCode
+from questionnaires.visits import visit_codes, visit_label
 
 from .labels import OUTCOME_TITLES
 
@@ -56,7 +56,7 @@ ARM_STYLES = [
 
 
 def _visit(code: str) -> str:
-    return str(VisitCode(code).label)
+    return visit_label(code)
 
 
 def _svg(figure) -> str:
@@ -68,9 +68,9 @@ def _svg(figure) -> str:
 
 
 def incidence_figure(report: dict) -> str:
-    """Persistent pain (VAS ≥ 30 mm) at 3 and 6 months: bars per arm with percentages."""
+    """Persistent pain (VAS ≥ 30 mm) at each endpoint visit: bars per arm with percentages."""
     arms = report["arms"]
-    visits = [v for v in ("m3", "m6") if v in report.get("persistent_pain", {})]
+    visits = [v for v in visit_codes() if v in report.get("persistent_pain", {})]
     figure, axis = plt.subplots(figsize=(5.5, 3.2))
     width = 0.8 / max(len(arms), 1)
     for index, arm in enumerate(arms):
@@ -113,7 +113,7 @@ def outcome_figure(report: dict, outcome: str) -> str:
     """Mean ± SEM over visits per arm for one outcome."""
     arms = report["arms"]
     visits = report["outcomes"][outcome]["visits"]
-    order = [v for v in ("baseline", "m1", "m3", "m6") if v in visits]
+    order = [v for v in visit_codes() if v in visits]
     figure, axis = plt.subplots(figsize=(5, 3))
     for index, arm in enumerate(arms):
         style = ARM_STYLES[index % len(ARM_STYLES)]

@@ -7,8 +7,9 @@ and ODM exports (``analysis.exports``) all read the files' shape from here, so
 there is one description of it.
 
 The columns of ``visits.csv`` and ``administrations.csv`` are built when asked for,
-not at import: the item columns follow the configured instruments (TICS as
-configured) and the languages follow the settings.
+not at import: the visits follow the configured schedule, the item columns the
+configured instruments (TICS as configured) and the languages the settings.
+``visit_order()`` and ``follow_up_visits()`` are the schedule's visits.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from django.conf import settings
 
 from followup.models import AEOutcome, Relatedness, Severity, VisitStatus
 from questionnaires.definitions import Item, instruments
-from questionnaires.models import Mode, VisitCode
+from questionnaires.models import Mode
+from questionnaires.visits import follow_up_codes, visit_codes
 from trial.eligibility import EXCLUSION_CRITERIA
 from trial.models import ChemoRegimen, ParticipantStatus, ProcedureType, SurgicalSite
 
@@ -34,9 +36,16 @@ ADMINISTRATIONS_FILE = "administrations.csv"
 OPTIONAL_FILES = (ADMINISTRATIONS_FILE,)
 
 ARMS = ("MLT", "PLACEBO")
-VISIT_ORDER: tuple[str, ...] = tuple(VisitCode.values)  # baseline, m1, m3, m6
-FOLLOW_UP_VISITS = ("m1", "m3", "m6")
 DONE_STATUSES = (VisitStatus.DONE, VisitStatus.DONE_OUT_OF_WINDOW)
+
+
+def visit_order() -> tuple[str, ...]:
+    """The schedule's visits in time order (the protocol's baseline, m1, m3, m6)."""
+    return visit_codes()
+
+
+def follow_up_visits() -> tuple[str, ...]:
+    return follow_up_codes()
 
 
 @dataclass(frozen=True)
@@ -144,7 +153,7 @@ def item_columns() -> tuple[Column, ...]:
 def visit_columns() -> tuple[Column, ...]:
     return (
         Column("study_id", "id", "Study id", required=True, max_length=40),
-        Column("visit", "choice", "Visit", required=True, choices=VISIT_ORDER),
+        Column("visit", "choice", "Visit", required=True, choices=visit_codes()),
         Column("visit_date", "date", "Visit date", required=True),
         *item_columns(),
     )
@@ -153,7 +162,7 @@ def visit_columns() -> tuple[Column, ...]:
 def administration_columns() -> tuple[Column, ...]:
     return (
         Column("study_id", "id", "Study id", required=True, max_length=40),
-        Column("visit", "choice", "Visit", required=True, choices=VISIT_ORDER),
+        Column("visit", "choice", "Visit", required=True, choices=visit_codes()),
         Column(
             "instrument", "choice", "Questionnaire", required=True, choices=tuple(instruments())
         ),

@@ -37,11 +37,11 @@ from .interchange_columns import (
     PARTICIPANT_COLUMNS,
     PARTICIPANTS_FILE,
     SCREENING_FILE,
-    VISIT_ORDER,
     VISITS_FILE,
     file_columns,
     item_columns,
     visit_columns,
+    visit_order,
 )
 from .interchange_parse import format_cell
 
@@ -122,7 +122,8 @@ def _participant_rows(arms: Mapping[int, str] | None) -> list[Row]:
 
 
 def _visit_order(study_id: str, code: str) -> tuple:
-    position = VISIT_ORDER.index(code) if code in VISIT_ORDER else len(VISIT_ORDER)
+    order = visit_order()
+    position = order.index(code) if code in order else len(order)
     return (study_id, position, code)
 
 

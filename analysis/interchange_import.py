@@ -37,6 +37,7 @@ from followup.services import visits_planned
 from questionnaires.definitions import Instrument, instruments
 from questionnaires.models import Mode, Response, SafetyAlert
 from questionnaires.services import safety_alert_for
+from questionnaires.visits import trial_schedule
 from randomization.crypto import seal
 from randomization.models import Allocation
 from trial import record_text
@@ -55,7 +56,7 @@ from trial.models import (
 from trial.services import body_mass_index
 
 from . import interchange_parse, selectors
-from .interchange_columns import BASELINE_COLUMNS, DONE_STATUSES, FOLLOW_UP_VISITS, file_columns
+from .interchange_columns import BASELINE_COLUMNS, DONE_STATUSES, file_columns, follow_up_visits
 from .interchange_parse import (
     Problem,
     Validated,
@@ -93,6 +94,8 @@ def validation_context(*, today: date | None = None) -> ValidationContext:
         age_min=settings.ELIGIBLE_AGE_MIN,
         age_max=settings.ELIGIBLE_AGE_MAX,
         list_packs=selectors.sealed_list_packs(),
+        follow_up_visits=follow_up_visits(),
+        completion_visit=trial_schedule().completion.code,
     )
 
 
@@ -349,9 +352,10 @@ def _import_visits(
 ) -> None:
     """Write the planned visits: done where visits.csv has the visit, the open ones of a
     participant off study closed."""
+    follow_up = follow_up_visits()
     for _number, row in rows:
         visit = visits.get((row["study_id"], row["visit"]))
-        if row["visit"] in FOLLOW_UP_VISITS and visit is not None:
+        if row["visit"] in follow_up and visit is not None:
             _mark_done(visit, row["visit_date"], run.today)
             run.counts["visits_done"] += 1
     for (study_id, _code), visit in visits.items():

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from questionnaires.definitions import Instrument, Item
+from questionnaires.schedule import DEFAULT_SCHEDULE
 from questionnaires.scoring import ScoringError
 from trial import spreadsheet
 from trial.eligibility import ANSWERED_CRITERIA, EXCLUSION_CRITERIA, Eligibility, assess_eligibility
@@ -40,7 +41,6 @@ from .interchange_columns import (
     ADMINISTRATIONS_FILE,
     ADVERSE_EVENTS_FILE,
     BASELINE_COLUMNS,
-    FOLLOW_UP_VISITS,
     OPTIONAL_FILES,
     PARTICIPANTS_FILE,
     SCREENING_FILE,
@@ -80,7 +80,7 @@ DUPLICATE_ADMINISTRATION = "duplicate row for {instrument} at {visit} of {study_
 FOLLOW_UP_WITHOUT_PROCEDURE = (
     "a follow-up visit without questionnaires needs the participant's procedure_date"
 )
-COMPLETED_WITHOUT_M6 = "status completed needs the m6 visit in visits.csv"
+COMPLETED_WITHOUT_LAST_VISIT = "status completed needs the {visit} visit in visits.csv"
 PACK_OF_A_LIST = (
     "{pack} is also a pack of the randomization list {list} in this database; an imported "
     "pack code must not be one that could still be dispensed"
@@ -409,6 +409,10 @@ class ValidationContext:
     age_min: int
     age_max: int
     list_packs: Mapping[str, str] = field(default_factory=dict)
+    # The visits of the configured schedule after baseline, and the last one (a
+    # participant completes the study with it); the protocol's by default.
+    follow_up_visits: tuple[str, ...] = tuple(v.code for v in DEFAULT_SCHEDULE.follow_up)
+    completion_visit: str = DEFAULT_SCHEDULE.completion.code
 
 
 @dataclass
@@ -472,8 +476,10 @@ def read_files(directory: Path | str, context: ValidationContext) -> Validated:
             screenings.add(number, "study_id", message)
     visit_codes = _check_visits(files[VISITS_FILE], participants, problems, context)
     for study_id, (number, row) in participants.items():
-        if row.get("status") == ParticipantStatus.COMPLETED and (study_id, "m6") not in visit_codes:
-            problems.append(Problem(PARTICIPANTS_FILE, number, "status", COMPLETED_WITHOUT_M6))
+        last = context.completion_visit
+        if row.get("status") == ParticipantStatus.COMPLETED and (study_id, last) not in visit_codes:
+            message = COMPLETED_WITHOUT_LAST_VISIT.format(visit=last)
+            problems.append(Problem(PARTICIPANTS_FILE, number, "status", message))
     _check_adverse_events(files[ADVERSE_EVENTS_FILE], participants, problems, context)
     _check_administrations(
         files[ADMINISTRATIONS_FILE], files[VISITS_FILE], participants, problems, context
@@ -715,13 +721,14 @@ def _check_visit_dates(
     row: Mapping[str, Any],
     participant: Mapping[str, Any],
     today: date,
+    follow_up_visits: tuple[str, ...],
 ) -> None:
     """Not in the future, not before consent; a follow-up visit not before the procedure."""
     report.if_future(number, row, "visit_date", today)
     report.if_before_consent(number, row, "visit_date", participant.get("consent_date"))
     visit_date, procedure = row.get("visit_date"), participant.get("procedure_date")
     if (
-        row.get("visit") in FOLLOW_UP_VISITS
+        row.get("visit") in follow_up_visits
         and visit_date is not None
         and procedure is not None
         and visit_date < procedure
@@ -779,10 +786,10 @@ def _check_visits(
                 report.add(number, "visit", message)
             seen.setdefault((study_id, code), number)
         p_row = participant[1] if participant else {}
-        _check_visit_dates(report, number, row, p_row, context.today)
+        _check_visit_dates(report, number, row, p_row, context.today, context.follow_up_visits)
         any_item = _score_answers(report, parsed, number, row, instruments, item_keys)
         if not any_item and code is not None:
-            if code not in FOLLOW_UP_VISITS:
+            if code not in context.follow_up_visits:
                 report.add(number, None, NO_ITEMS)
             elif participant is not None and p_row.get("procedure_date") is None:
                 report.add(number, "visit", FOLLOW_UP_WITHOUT_PROCEDURE)

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from followup.models import Adherence, AdverseEvent, PhoneInterview, StatusEvent, Visit
 from questionnaires.models import Response, SafetyAlert
+from questionnaires.visits import follow_up_codes, trial_schedule
 from randomization.models import Allocation, CodeBreak
 from trial.eligibility import EXCLUSION_CRITERIA
 from trial.models import Participant, ParticipantStatus, Screening
@@ -44,6 +45,16 @@ OUTCOME_SOURCES = {
 }
 
 Progress = Callable[[int, str], None]
+
+
+def analysis_design() -> stats.Design:
+    """The analysis plan's visits, from the configured schedule (one declaration)."""
+    schedule = trial_schedule()
+    return stats.Design(
+        visits=schedule.codes,
+        persistent_pain_visits=schedule.persistent_pain_codes,
+        tics_visit=schedule.tics_code,
+    )
 
 
 def _no_progress(percent: int, step: str) -> None:
@@ -80,6 +91,7 @@ def analysed_participants():
 
 def load_frames(arm_of: dict[int, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The participants and long outcomes frames ``analysis.stats`` expects."""
+    design = analysis_design()
     people = []
     for participant in analysed_participants().select_related("baseline", "screening"):
         baseline = getattr(participant, "baseline", None)
@@ -109,7 +121,7 @@ def load_frames(arm_of: dict[int, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     for outcome, (instrument, key) in OUTCOME_SOURCES.items():
         wanted[instrument].append((outcome, key))
     for participant_id, study_id, visit, instrument, scores in responses.iterator():
-        if study_id not in ids or visit not in stats.VISITS:
+        if study_id not in ids or visit not in design.visits:
             continue
         row = rows.setdefault(
             (study_id, visit),
@@ -164,7 +176,7 @@ def consort(arm_of: dict[int, str], arms, *, pooled: bool) -> dict[str, Any]:
 
     analysed_ids = set(analysed_participants().values_list("pk", flat=True))
     analysed_at = {}
-    for visit in stats.VISITS:
+    for visit in analysis_design().visits:
         with_data = set(
             Response.objects.filter(participant__in=analysed_ids, visit=visit)
             .values_list("participant_id", flat=True)
@@ -260,7 +272,7 @@ def conduct(target: int) -> dict[str, Any]:
         running += by_month[month]
         cumulative.append({"month": month, "randomized": running})
     completeness = {}
-    for code in ("m1", "m3", "m6"):
+    for code in follow_up_codes():
         visits = Visit.objects.filter(code=code)
         due = visits.exclude(status__in=["upcoming", "not_applicable"]).count()
         done = visits.filter(status__in=["done", "done_out_of_window"]).count()
@@ -313,7 +325,9 @@ def build_report(
         progress(100, "done")
         return result
     progress(40, "statistics")
-    statistics = stats.dsmb_statistics(participants, outcomes, list(arms), population)
+    statistics = stats.dsmb_statistics(
+        participants, outcomes, list(arms), population, design=analysis_design()
+    )
     for key in ("baseline", "persistent_pain", "outcomes", "tics"):
         result[key] = statistics[key]
     progress(100, "done")
@@ -325,7 +339,7 @@ def pooled_summaries(outcomes: pd.DataFrame) -> dict[str, Any]:
     summary = {}
     for outcome in (*stats.OUTCOMES, stats.TICS_OUTCOME):
         per_visit = {}
-        for visit in stats.VISITS:
+        for visit in analysis_design().visits:
             values = pd.to_numeric(
                 outcomes.loc[outcomes["visit"] == visit, outcome], errors="coerce"
             ).dropna()

@@ -70,11 +70,14 @@ Decisions where the plan leaves room (each is pinned by a test)
 import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from questionnaires import scoring
 
 __all__ = [
     "ALPHA",
@@ -100,6 +103,8 @@ __all__ = [
     "TICS_OUTCOME",
     "TICS_VISIT",
     "VISITS",
+    "DEFAULT_DESIGN",
+    "Design",
     "baseline_table",
     "choose_categorical_test",
     "choose_continuous_test",
@@ -114,6 +119,8 @@ ContinuousTest = Literal["student_t", "mann_whitney"]
 CategoricalTest = Literal["fisher", "chi_square"]
 
 ALPHA = 0.05
+DESIGN_VISITS_ERROR = "An analysis needs at least two distinct visits, baseline first; got {visits}"
+DESIGN_UNKNOWN_VISIT_ERROR = "The analysis names visits {values} that are not among {visits}"
 DEFAULT_ARMS: tuple[str, str] = ("MLT", "PLACEBO")
 POPULATIONS: tuple[str, ...] = ("completers", "available")
 
@@ -130,10 +137,48 @@ OUTCOMES: tuple[str, ...] = (
 )
 TICS_OUTCOME = "tics_total"
 TICS_VISIT = "m6"
-PERSISTENT_PAIN_VAS_MM = 30
+# The threshold is the scoring's (one definition): VAS >= 30 mm is persistent pain.
+PERSISTENT_PAIN_VAS_MM = scoring.PERSISTENT_PAIN_VAS_MM
 PERSISTENT_PAIN_VISITS: tuple[str, ...] = ("m3", "m6")
 BONFERRONI_FAMILY_ARM_AT_VISIT = len(VISITS)
 BONFERRONI_FAMILY_VISIT_VS_BASELINE = len(FOLLOW_UP_VISITS)
+
+
+@dataclass(frozen=True)
+class Design:
+    """The visits the analysis plan runs over, in time order; the first is baseline.
+
+    The protocol's by default (baseline, m1, m3, m6; persistent pain at m3 and m6;
+    TICS at m6); the Django layer builds it from the configured schedule, so another
+    schedule (a 12-month visit) needs no change here. Bonferroni families are the
+    number of comparisons each makes: one per visit, one per follow-up visit.
+    """
+
+    visits: tuple[str, ...] = VISITS
+    persistent_pain_visits: tuple[str, ...] = PERSISTENT_PAIN_VISITS
+    tics_visit: str | None = TICS_VISIT
+
+    def __post_init__(self) -> None:
+        if len(self.visits) < 2 or len(set(self.visits)) != len(self.visits):
+            raise ValueError(DESIGN_VISITS_ERROR.format(visits=list(self.visits)))
+        stray = [v for v in self.persistent_pain_visits if v not in self.visits]
+        if stray or (self.tics_visit is not None and self.tics_visit not in self.visits):
+            raise ValueError(
+                DESIGN_UNKNOWN_VISIT_ERROR.format(
+                    visits=list(self.visits), values=stray or [self.tics_visit]
+                )
+            )
+
+    @property
+    def baseline(self) -> str:
+        return self.visits[0]
+
+    @property
+    def follow_up(self) -> tuple[str, ...]:
+        return self.visits[1:]
+
+
+DEFAULT_DESIGN = Design()
 # Shapiro–Wilk is undefined below three values.
 SHAPIRO_MIN_N = 3
 
@@ -272,13 +317,14 @@ def baseline_table(
 
 
 def persistent_pain(
-    outcomes: pd.DataFrame, arms: Sequence[str] = DEFAULT_ARMS
+    outcomes: pd.DataFrame, arms: Sequence[str] = DEFAULT_ARMS, *, design: Design = DEFAULT_DESIGN
 ) -> dict[str, dict[str, Any]]:
-    """Persistent pain (VAS ≥ 30 mm) at m3 and m6 by arm, Fisher's exact test."""
+    """Persistent pain (VAS ≥ 30 mm) at the design's endpoint visits (the protocol's m3
+    and m6) by arm, Fisher's exact test."""
     arm_labels = _check_arms(arms)
-    frame = _prepare_outcomes(outcomes, arm_labels, ("vas_mm",))
+    frame = _prepare_outcomes(outcomes, arm_labels, ("vas_mm",), design=design)
     result: dict[str, dict[str, Any]] = {}
-    for visit in PERSISTENT_PAIN_VISITS:
+    for visit in design.persistent_pain_visits:
         assessed = frame[(frame["visit"] == visit) & frame["vas_mm"].notna()]
         row: dict[str, Any] = {}
         for arm in arm_labels:
@@ -301,8 +347,11 @@ def outcome_analysis(
     outcome: str,
     arms: Sequence[str] = DEFAULT_ARMS,
     population: Population = "completers",
+    *,
+    design: Design = DEFAULT_DESIGN,
 ) -> dict[str, Any]:
-    """Repeated-measures analysis of one questionnaire score over baseline, m1, m3 and m6.
+    """Repeated-measures analysis of one questionnaire score over the design's visits
+    (the protocol's baseline, m1, m3 and m6).
 
     Returns ``{"visits", "anova", "arm_at_visit", "visit_vs_baseline"}`` as in contracts.md
     §4, all computed on the data of ``population`` (module docstring: completers get the
@@ -310,30 +359,33 @@ def outcome_analysis(
     """
     arm_labels = _check_arms(arms)
     _check_population(population)
-    frame = _prepare_outcomes(outcomes, arm_labels, (outcome,))
+    frame = _prepare_outcomes(outcomes, arm_labels, (outcome,), design=design)
     observed = frame.loc[frame[outcome].notna(), ["study_id", "arm", "visit", outcome]]
     observed = observed.rename(columns={outcome: "value"})
     if population == "completers":
         visits_seen = observed.groupby("study_id")["visit"].nunique()
-        completers = visits_seen.index[visits_seen == len(VISITS)]
+        completers = visits_seen.index[visits_seen == len(design.visits)]
         data = observed[observed["study_id"].isin(completers)]
-        anova = _mixed_anova(data, arm_labels, n_with_data=int(visits_seen.size))
+        anova = _mixed_anova(data, arm_labels, n_with_data=int(visits_seen.size), design=design)
     else:
         data = observed
-        anova = _mixed_model(data, arm_labels)
+        anova = _mixed_model(data, arm_labels, design=design)
     return {
-        "visits": _visit_summaries(data, arm_labels),
+        "visits": _visit_summaries(data, arm_labels, design=design),
         "anova": anova,
-        "arm_at_visit": _arm_at_visit(data, arm_labels),
-        "visit_vs_baseline": _visit_vs_baseline(data, arm_labels),
+        "arm_at_visit": _arm_at_visit(data, arm_labels, design=design),
+        "visit_vs_baseline": _visit_vs_baseline(data, arm_labels, design=design),
     }
 
 
-def tics_comparison(outcomes: pd.DataFrame, arms: Sequence[str] = DEFAULT_ARMS) -> dict[str, Any]:
-    """TICS at m6 between arms, tested as a continuous baseline variable."""
+def tics_comparison(
+    outcomes: pd.DataFrame, arms: Sequence[str] = DEFAULT_ARMS, *, design: Design = DEFAULT_DESIGN
+) -> dict[str, Any]:
+    """TICS at the design's TICS visit (the protocol's m6) between arms, tested as a
+    continuous baseline variable."""
     arm_labels = _check_arms(arms)
-    frame = _prepare_outcomes(outcomes, arm_labels, (TICS_OUTCOME,))
-    at_visit = frame[frame["visit"] == TICS_VISIT]
+    frame = _prepare_outcomes(outcomes, arm_labels, (TICS_OUTCOME,), design=design)
+    at_visit = frame[frame["visit"] == design.tics_visit]
     samples = [_finite(at_visit.loc[at_visit["arm"] == arm, TICS_OUTCOME]) for arm in arm_labels]
     test, p = _compare_continuous(samples[0], samples[1])
     result: dict[str, Any] = {"test": test, "p": p}
@@ -347,12 +399,14 @@ def dsmb_statistics(
     outcomes: pd.DataFrame,
     arms: Sequence[str] = DEFAULT_ARMS,
     population: Population = "completers",
+    *,
+    design: Design = DEFAULT_DESIGN,
 ) -> dict[str, Any]:
     """The statistical part of the DSMB report (contracts.md §4, without consort and safety)."""
     arm_labels = _check_arms(arms)
     _check_population(population)
     people = _prepare_participants(participants, arm_labels)
-    visits = _prepare_outcomes(outcomes, arm_labels, (*OUTCOMES, TICS_OUTCOME))
+    visits = _prepare_outcomes(outcomes, arm_labels, (*OUTCOMES, TICS_OUTCOME), design=design)
     # One participant, one arm: a disagreement between the two inputs is a data error.
     arm_of = people.set_index("study_id")["arm"]
     recorded = visits["study_id"].map(arm_of)
@@ -365,12 +419,12 @@ def dsmb_statistics(
         "population": population,
         "arms": list(arm_labels),
         "baseline": baseline_table(participants, arm_labels),
-        "persistent_pain": persistent_pain(visits, arm_labels),
+        "persistent_pain": persistent_pain(visits, arm_labels, design=design),
         "outcomes": {
-            outcome: outcome_analysis(visits, outcome, arm_labels, population)
+            outcome: outcome_analysis(visits, outcome, arm_labels, population, design=design)
             for outcome in OUTCOMES
         },
-        "tics": tics_comparison(visits, arm_labels),
+        "tics": tics_comparison(visits, arm_labels, design=design),
     }
 
 
@@ -437,15 +491,19 @@ def _prepare_participants(participants: pd.DataFrame, arms: tuple[str, str]) -> 
 
 
 def _prepare_outcomes(
-    outcomes: pd.DataFrame, arms: tuple[str, str], columns: Sequence[str]
+    outcomes: pd.DataFrame,
+    arms: tuple[str, str],
+    columns: Sequence[str],
+    *,
+    design: Design = DEFAULT_DESIGN,
 ) -> pd.DataFrame:
     """A typed copy of the ID columns and ``columns`` (as float), checked for integrity."""
     _check_columns(outcomes, "outcomes", (*OUTCOME_ID_COLUMNS, *columns))
     _check_arm_values(outcomes, "outcomes", arms)
-    unknown = ~outcomes["visit"].isin(VISITS)
+    unknown = ~outcomes["visit"].isin(design.visits)
     if unknown.any():
         values = _listing(outcomes.loc[unknown, "visit"])
-        raise ValueError(UNKNOWN_VISIT_ERROR.format(visits=list(VISITS), values=values))
+        raise ValueError(UNKNOWN_VISIT_ERROR.format(visits=list(design.visits), values=values))
     duplicated = outcomes.duplicated(["study_id", "visit"], keep=False)
     if duplicated.any():
         pairs = (
@@ -586,7 +644,9 @@ def _reduced_table(table: Any) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def _mixed_anova(data: pd.DataFrame, arms: tuple[str, str], n_with_data: int) -> dict[str, Any]:
+def _mixed_anova(
+    data: pd.DataFrame, arms: tuple[str, str], n_with_data: int, *, design: Design = DEFAULT_DESIGN
+) -> dict[str, Any]:
     """Two-way mixed ANOVA on complete cases (``data`` holds only completers)."""
     per_arm = {arm: int(data.loc[data["arm"] == arm, "study_id"].nunique()) for arm in arms}
     n = sum(per_arm.values())
@@ -630,7 +690,7 @@ def _mixed_anova(data: pd.DataFrame, arms: tuple[str, str], n_with_data: int) ->
     epsilon = _cell(table, "visit", "eps")
     mauchly_w = _cell(table, "visit", "W_spher", "W-spher")
     mauchly_p = _cell(table, "visit", "p_spher", "p-spher")
-    if n - len(arms) < len(VISITS) - 1 or mauchly_w is None or mauchly_p is None:
+    if n - len(arms) < len(design.visits) - 1 or mauchly_w is None or mauchly_p is None:
         # Fewer error degrees of freedom than contrasts: the covariance matrix is singular.
         sphericity = "Mauchly's test not computable (too few completers)"
         corrected = True
@@ -697,7 +757,9 @@ def _negligible(residual: np.ndarray, y: np.ndarray) -> bool:
     return scale == 0 or float((residual**2).sum()) <= 1e-12 * scale
 
 
-def _mixed_model(data: pd.DataFrame, arms: tuple[str, str]) -> dict[str, Any]:
+def _mixed_model(
+    data: pd.DataFrame, arms: tuple[str, str], *, design: Design = DEFAULT_DESIGN
+) -> dict[str, Any]:
     """Linear mixed model on all available data, likelihood-ratio tests of each term."""
     per_arm = {arm: int(data.loc[data["arm"] == arm, "study_id"].nunique()) for arm in arms}
     description = (
@@ -710,13 +772,13 @@ def _mixed_model(data: pd.DataFrame, arms: tuple[str, str]) -> dict[str, Any]:
     empty = [
         f"{arm}/{visit}"
         for arm in arms
-        for visit in VISITS
+        for visit in design.visits
         if not ((data["arm"] == arm) & (data["visit"] == visit)).any()
     ]
     if empty:
         return _no_anova(f"{description}; {_not('no data in ' + ', '.join(empty))}")
     first_arm = (data["arm"] == arms[0]).to_numpy(dtype=float)
-    visit_dummies = [(data["visit"] == visit).to_numpy(dtype=float) for visit in FOLLOW_UP_VISITS]
+    visit_dummies = [(data["visit"] == visit).to_numpy(dtype=float) for visit in design.follow_up]
     intercept = np.ones(len(data))
     designs = {
         "full": [intercept, first_arm, *visit_dummies, *(first_arm * d for d in visit_dummies)],
@@ -736,8 +798,8 @@ def _mixed_model(data: pd.DataFrame, arms: tuple[str, str]) -> dict[str, Any]:
     if any(fit is None for fit in fits.values()):
         return _no_anova(f"{description}; {_not('the model could not be fitted')}")
     llf = {name: fit[0] for name, fit in fits.items() if fit is not None}
-    p_interaction = _lr_p(llf["full"], llf["additive"], len(FOLLOW_UP_VISITS))
-    p_visit = _lr_p(llf["additive"], llf["without_visit"], len(FOLLOW_UP_VISITS))
+    p_interaction = _lr_p(llf["full"], llf["additive"], len(design.follow_up))
+    p_visit = _lr_p(llf["additive"], llf["without_visit"], len(design.follow_up))
     p_arm = _lr_p(llf["additive"], llf["without_arm"], 1)
     method = (
         f"{description}; likelihood-ratio tests: interaction = full vs additive model, "
@@ -805,9 +867,11 @@ def _cell(table: pd.DataFrame, row: str, *columns: str) -> float | None:
     return None
 
 
-def _visit_summaries(data: pd.DataFrame, arms: tuple[str, str]) -> dict[str, dict[str, Any]]:
+def _visit_summaries(
+    data: pd.DataFrame, arms: tuple[str, str], *, design: Design = DEFAULT_DESIGN
+) -> dict[str, dict[str, Any]]:
     summaries: dict[str, dict[str, Any]] = {}
-    for visit in VISITS:
+    for visit in design.visits:
         at_visit = data[data["visit"] == visit]
         summaries[visit] = {}
         for arm in arms:
@@ -819,35 +883,34 @@ def _visit_summaries(data: pd.DataFrame, arms: tuple[str, str]) -> dict[str, dic
     return summaries
 
 
-def _arm_at_visit(data: pd.DataFrame, arms: tuple[str, str]) -> list[dict[str, Any]]:
+def _arm_at_visit(
+    data: pd.DataFrame, arms: tuple[str, str], *, design: Design = DEFAULT_DESIGN
+) -> list[dict[str, Any]]:
     comparisons = []
-    for visit in VISITS:
+    family = len(design.visits)  # BONFERRONI_FAMILY_ARM_AT_VISIT for the protocol
+    for visit in design.visits:
         at_visit = data[data["visit"] == visit]
         first, second = (_finite(at_visit.loc[at_visit["arm"] == arm, "value"]) for arm in arms)
-        comparisons.append(
-            {"visit": visit, **_student_t(first, second, BONFERRONI_FAMILY_ARM_AT_VISIT)}
-        )
+        comparisons.append({"visit": visit, **_student_t(first, second, family)})
     return comparisons
 
 
-def _visit_vs_baseline(data: pd.DataFrame, arms: tuple[str, str]) -> list[dict[str, Any]]:
+def _visit_vs_baseline(
+    data: pd.DataFrame, arms: tuple[str, str], *, design: Design = DEFAULT_DESIGN
+) -> list[dict[str, Any]]:
     wide = data.pivot(index="study_id", columns="visit", values="value")
     arm_of = data.drop_duplicates("study_id").set_index("study_id")["arm"]
     comparisons = []
+    baseline = design.baseline
+    family = len(design.follow_up)  # BONFERRONI_FAMILY_VISIT_VS_BASELINE for the protocol
     for arm in arms:
         in_arm = wide[arm_of.reindex(wide.index) == arm]
-        for visit in FOLLOW_UP_VISITS:
-            if visit in in_arm.columns and "baseline" in in_arm.columns:
-                differences = _finite(in_arm[visit] - in_arm["baseline"])
+        for visit in design.follow_up:
+            if visit in in_arm.columns and baseline in in_arm.columns:
+                differences = _finite(in_arm[visit] - in_arm[baseline])
             else:
                 differences = np.empty(0)
-            comparisons.append(
-                {
-                    "arm": arm,
-                    "visit": visit,
-                    **_paired_t(differences, BONFERRONI_FAMILY_VISIT_VS_BASELINE),
-                }
-            )
+            comparisons.append({"arm": arm, "visit": visit, **_paired_t(differences, family)})
     return comparisons
 
 

@@ -17,7 +17,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from questionnaires.models import VisitCode
+from questionnaires.visits import visit_choices
 
 from . import selectors, services
 from .labels import OUTCOME_TITLES
@@ -53,7 +53,7 @@ def _page(request, kind: str, template: str):
             "figures": figures,
             "population": population,
             "outcomes": outcomes,
-            "visit_labels": dict(VisitCode.choices),
+            "visit_labels": dict(visit_choices()),
             "reports": selectors.recent_reports(run=run),
         },
     )

@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from questionnaires.visits import visit_codes, visit_label
+
 
 class VisitStatus(models.TextChoices):
     UPCOMING = "upcoming", _("Upcoming")
@@ -92,11 +94,7 @@ class Visit(models.Model):
     def display_label(self) -> str:
         """The visit's name in the reader's language; a configured schedule's own
         visits keep the label the schedule gives them."""
-        from questionnaires.models import VisitCode
-
-        if self.code in VisitCode.values:
-            return str(VisitCode(self.code).label)
-        return self.label
+        return visit_label(self.code) if self.code in visit_codes() else self.label
 
     def audit_subject(self) -> str:
         return self.participant.study_id

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from questionnaires.visits import trial_schedule, visit_label
 from randomization.crypto import seal_document
 from trial import record_text
 from trial.audit import audit_event
@@ -69,7 +70,8 @@ WITHDRAWAL_DETAILS_REQUIRED = _(
     "Say who decided the withdrawal and whether the data collected so far may be used."
 )
 EXCLUSION_NEEDS_INVESTIGATOR = _("A post-randomization exclusion needs an investigator's decision.")
-COMPLETION_BEFORE_M6 = _("Completion needs the 6-month visit done.")
+# The last visit of the schedule (the protocol's 6 months).
+COMPLETION_BEFORE_LAST_VISIT = _("Completion needs the last visit (%(visit)s) done.")
 STATUS_REASON_REQUIRED = _("Give the reason.")
 STATUS_DATE_IN_FUTURE = _("The date cannot be in the future.")
 RETURNED_TOO_MANY = _("At most 300 cachets (5 boxes of 60) can be returned.")
@@ -85,8 +87,7 @@ _TERMINAL = {
 
 def schedule() -> windows.Schedule:
     """The configured visit schedule (FOLLOWUP_SCHEDULE, JSON), else the protocol's."""
-    config = settings.FOLLOWUP_SCHEDULE
-    return windows.schedule_from_config(config) if config else windows.DEFAULT_SCHEDULE
+    return trial_schedule()
 
 
 def _failed_attempts(visit: Visit) -> list[windows.ContactAttempt]:
@@ -566,15 +567,16 @@ def status_change(
         locked = lock_one(Participant.objects.filter(pk=participant.pk))
         if locked.status != ParticipantStatus.ON_STUDY:
             raise ValidationError(STATUS_NOT_ON_STUDY)
+        last = schedule().completion.code
         if (
             kind == StatusEvent.Kind.COMPLETED
             and not Visit.objects.filter(
                 participant=locked,
-                code="m6",
+                code=last,
                 status__in=[VisitStatus.DONE, VisitStatus.DONE_OUT_OF_WINDOW],
             ).exists()
         ):
-            raise ValidationError(COMPLETION_BEFORE_M6)
+            raise ValidationError(COMPLETION_BEFORE_LAST_VISIT % {"visit": visit_label(last)})
         event = StatusEvent(
             participant=locked,
             kind=kind,

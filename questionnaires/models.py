@@ -1,8 +1,8 @@
 """Data layer of questionnaire capture: responses item by item, scores, safety alerts.
 
-A response belongs to a participant and a visit code (baseline, m1, m3, m6);
-the follow-up schedule finds its responses by that natural key, so nothing
-here depends on the schedule. The pure parts of this app (definitions,
+A response belongs to a participant and a visit code of the configured schedule
+(``questionnaires.visits``; the protocol's baseline, m1, m3, m6); the follow-up
+finds its responses by that natural key. The pure parts of this app (definitions,
 scoring, content) depend on nothing of ours; these models reference the
 participant because a response is about one.
 """
@@ -13,20 +13,13 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from .scoring import INSTRUMENT_NAMES
+from .visits import visit_choices
 
-class VisitCode(models.TextChoices):
-    BASELINE = "baseline", _("Baseline")
-    M1 = "m1", _("1 month")
-    M3 = "m3", _("3 months")
-    M6 = "m6", _("6 months")
-
-
-class InstrumentKey(models.TextChoices):
-    SF_MPQ = "sf_mpq", "SF-MPQ"
-    GAD7 = "gad7", "GAD-7"
-    PHQ9 = "phq9", "PHQ-9"
-    PSQI = "psqi", "PSQI"
-    TICS = "tics", "TICS"
+# The instruments scoring knows, named as published (questionnaires.scoring).
+InstrumentKey = models.TextChoices(
+    "InstrumentKey", [(key.upper(), (key, name)) for key, name in INSTRUMENT_NAMES.items()]
+)
 
 
 class Mode(models.TextChoices):
@@ -43,7 +36,7 @@ class Response(models.Model):
         related_name="questionnaire_responses",
         verbose_name=_("participant"),
     )
-    visit = models.CharField(_("visit"), max_length=10, choices=VisitCode.choices)
+    visit = models.CharField(_("visit"), max_length=10, choices=visit_choices)
     instrument = models.CharField(_("instrument"), max_length=10, choices=InstrumentKey.choices)
     administered_on = models.DateField(_("administered on"))
     mode = models.CharField(_("mode"), max_length=10, choices=Mode.choices)

@@ -37,6 +37,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 __all__ = [
+    "INSTRUMENT_KEYS",
+    "INSTRUMENT_NAMES",
+    "PERSISTENT_PAIN_VAS_MM",
     "GAD7_ITEMS",
     "GAD7_SCORED_ITEMS",
     "GAD7_SEVERITY_BANDS",
@@ -74,6 +77,22 @@ class ScoringError(ValueError):
         self.key = key
         super().__init__(f"{key}: {message}")
 
+
+# --- Instruments ----------------------------------------------------------------------
+# The questionnaires this system scores, by key (the one list: the schedule, the
+# models' choices, the forms and the exports all take it from here), with the name
+# each is published under.
+INSTRUMENT_NAMES: dict[str, str] = {
+    "sf_mpq": "SF-MPQ",
+    "gad7": "GAD-7",
+    "phq9": "PHQ-9",
+    "psqi": "PSQI",
+    "tics": "TICS",
+}
+INSTRUMENT_KEYS: tuple[str, ...] = tuple(INSTRUMENT_NAMES)
+
+# Persistent pain: VAS of at least 30 mm (3/10), shared/protocol.md; 30 counts.
+PERSISTENT_PAIN_VAS_MM = 30
 
 # --- Item keys, in instruments.md order ---------------------------------------------
 
@@ -226,8 +245,9 @@ def score_sf_mpq(answers: Mapping[str, Any]) -> dict[str, Any]:
     """Score the short-form McGill Pain Questionnaire (Melzack 1987).
 
     ``total`` is the trial's composite pri_total + ppi + vas_mm / 10, always a float;
-    ``persistent_pain`` is vas_mm >= 30. A subscale with any missing descriptor is
-    None, and so is every sum using it; ``vas_mm`` and ``ppi`` are returned as given.
+    ``persistent_pain`` is vas_mm >= PERSISTENT_PAIN_VAS_MM (30). A subscale with any
+    missing descriptor is None, and so is every sum using it; ``vas_mm`` and ``ppi``
+    are returned as given.
     """
     sensory = _all_or_none(_ranged_item(answers, key) for key in SF_MPQ_SENSORY_ITEMS)
     affective = _all_or_none(_ranged_item(answers, key) for key in SF_MPQ_AFFECTIVE_ITEMS)
@@ -252,7 +272,7 @@ def score_sf_mpq(answers: Mapping[str, Any]) -> dict[str, Any]:
         "vas_mm": vas_mm,
         "ppi": ppi,
         "total": total,
-        "persistent_pain": vas_mm >= 30 if vas_mm is not None else None,
+        "persistent_pain": vas_mm >= PERSISTENT_PAIN_VAS_MM if vas_mm is not None else None,
         "scoring_version": SCORING_VERSIONS["sf_mpq"],
     }
 

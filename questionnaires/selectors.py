@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 
-from .models import Response, SafetyAlert, VisitCode
+from .models import Response, SafetyAlert
+from .visits import visit_codes
 
 
 def responses_of(*, participant) -> dict[tuple[str, str], Response]:
@@ -19,7 +20,7 @@ def responses_of(*, participant) -> dict[tuple[str, str], Response]:
 
 
 def response_for(*, participant, visit: str, instrument: str) -> Response | None:
-    if visit not in VisitCode.values:
+    if visit not in visit_codes():
         raise Http404
     return (
         Response.objects.select_related("entered_by", "participant")

@@ -19,7 +19,8 @@ from trial.versions import StaleEdit
 from . import selectors, services
 from .definitions import instruments, score_label, score_value_label
 from .forms import AcknowledgeAlertForm, ResponseForm
-from .models import Mode, VisitCode
+from .models import Mode
+from .visits import baseline_code, visit_codes, visit_label
 
 
 def _instrument_or_404(key: str):
@@ -80,11 +81,11 @@ def response_detail(request: HttpRequest, study_id: str, visit: str, instrument:
 def response_enter(request: HttpRequest, study_id: str, visit: str, instrument: str):
     participant = trial_selectors.participant_for_user(user=request.user, study_id=study_id)
     definition = _instrument_or_404(instrument)
-    if visit not in VisitCode.values:
+    if visit not in visit_codes():
         raise Http404
     existing = selectors.response_for(participant=participant, visit=visit, instrument=instrument)
     correcting = existing is not None
-    default_mode = Mode.IN_PERSON if visit == VisitCode.BASELINE else Mode.TELEPHONE
+    default_mode = Mode.IN_PERSON if visit == baseline_code() else Mode.TELEPHONE
     kwargs = {
         "instrument": definition,
         "correcting": correcting,
@@ -142,7 +143,7 @@ def response_enter(request: HttpRequest, study_id: str, visit: str, instrument: 
         {
             "participant": participant,
             "instrument": definition,
-            "visit": VisitCode(visit),
+            "visit": {"code": visit, "label": visit_label(visit)},
             "form": form,
             "correcting": correcting,
             "next": _safe_next(request),

@@ -310,9 +310,12 @@ QUESTIONNAIRE_CONTENT_PACK = env.str("QUESTIONNAIRE_CONTENT_PACK", default="")
 TICS_VERSION = env.str("TICS_VERSION", default="tics41")
 TICS_ITEMS = env.json("TICS_ITEMS", default={})
 
-# Follow-up: the visit schedule (JSON as followup.windows.schedule_from_config
-# reads it; empty = the protocol's m1 ±7, m3 ±14, m6 ±14 days), and how long
-# after a window closes an uncontacted visit is marked missed.
+# The visit schedule: the one declaration of the visits, their windows, what each
+# collects and which are persistent-pain endpoints (JSON as
+# questionnaires.schedule.schedule_from_config reads it; empty = the protocol's
+# baseline, m1 ±7, m3 ±14, m6 ±14 days). Models, forms, follow-up, exports and the
+# DSMB analysis all read it (questionnaires.visits). And how long after a window
+# closes an uncontacted visit is marked missed.
 FOLLOWUP_SCHEDULE = env.json("FOLLOWUP_SCHEDULE", default={})
 FOLLOWUP_MISSED_AFTER_DAYS = env.int("FOLLOWUP_MISSED_AFTER_DAYS", default=30)
 # Rules that bar a user from a participant everywhere (pages and services): each

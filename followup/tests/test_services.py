@@ -405,7 +405,9 @@ class TestStatus:
                 effective_date=timezone.localdate(),
                 by=nurse,
             )
-        assert excinfo.value.messages == [str(services.COMPLETION_BEFORE_M6)]
+        assert excinfo.value.messages == [
+            str(services.COMPLETION_BEFORE_LAST_VISIT % {"visit": "6 months"})
+        ]
         assert StatusEvent.objects.count() == 0
 
 

@@ -3,29 +3,29 @@
 from django import template
 
 from questionnaires.definitions import instruments
-from questionnaires.models import InstrumentKey, VisitCode
+from questionnaires.models import InstrumentKey
 from questionnaires.selectors import open_alerts_for_user, responses_of
+from questionnaires.visits import trial_schedule, visit_label
 
 register = template.Library()
-
-# What the nurse enters at the baseline visit (protocol.md); the follow-up
-# schedule decides the later visits.
-BASELINE_INSTRUMENTS = ("sf_mpq", "gad7", "phq9", "psqi")
 
 
 @register.inclusion_tag("questionnaires/panel.html", takes_context=True)
 def questionnaire_panel(context, participant, due=None):
     """One row per visit, one cell per instrument. ``due`` maps visit -> instruments due."""
-    due = due or {VisitCode.BASELINE: BASELINE_INSTRUMENTS}
+    schedule = trial_schedule()
+    # What the nurse enters at the baseline visit comes from the schedule; the
+    # follow-up app passes what is due at the later visits.
+    due = due or {schedule.baseline.code: schedule.baseline.instruments}
     done = responses_of(participant=participant)
     defined = instruments()
     rows = []
-    for visit in VisitCode:
-        due_here = set(due.get(visit, ()))
-        if not due_here and not any(v == visit for v, _ in done):
+    for visit in schedule.visits:
+        due_here = set(due.get(visit.code, ()))
+        if not due_here and not any(v == visit.code for v, _ in done):
             continue
-        cells = [(key, done.get((visit.value, key)), key in due_here) for key in defined]
-        rows.append((visit.value, visit.label, cells))
+        cells = [(key, done.get((visit.code, key)), key in due_here) for key in defined]
+        rows.append((visit.code, visit_label(visit.code), cells))
     perms = context.get("perms")
     return {
         "participant": participant,

@@ -214,10 +214,11 @@ def english_runs(text: str, *, allowed: list[str], arms_allowed: bool) -> list[s
 def _unanswered(participants, instrument: str):
     """A participant and visit with no ``instrument`` response yet: a new entry form,
     in the participant's language (a correction keeps the response's language)."""
-    from questionnaires.models import Response, VisitCode
+    from questionnaires.models import Response
+    from questionnaires.visits import visit_codes
 
     for participant in participants:
-        for visit in VisitCode.values:
+        for visit in visit_codes():
             answered = Response.objects.filter(
                 participant=participant, visit=visit, instrument=instrument
             )

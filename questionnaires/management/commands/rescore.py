@@ -3,8 +3,9 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from questionnaires.models import InstrumentKey, Response, VisitCode
+from questionnaires.models import InstrumentKey, Response
 from questionnaires.services import response_rescore
+from questionnaires.visits import visit_codes
 
 
 class Command(BaseCommand):
@@ -14,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--user", required=True, help="data manager acting (audited)")
         parser.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
         parser.add_argument("--instrument", choices=InstrumentKey.values)
-        parser.add_argument("--visit", choices=VisitCode.values)
+        parser.add_argument("--visit", choices=visit_codes())
         parser.add_argument("--participant", help="study id")
         parser.add_argument("--all", action="store_true", help="every response (no filter)")
         parser.add_argument("--dry-run", action="store_true")
